@@ -1,0 +1,424 @@
+"""WebSocket consumers: identify the actor, join groups, accept, then dispatch frames to services.
+
+Both sides keep, per conversation, the last sequence number they delivered to this socket.
+Events from the channel layer are deduplicated and gaps are filled from the database, so each
+socket sees every message exactly once and in order, whatever the layer drops or repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import translation
+
+from chat import conf, events, selectors, services
+from chat.errors import ConversationNotFound, DomainError, InvalidSequence, NotYourConversation
+from chat.frames import (
+    DESK_FRAMES,
+    VISITOR_FRAMES,
+    Frame,
+    FrameError,
+    MessageSend,
+    Rate,
+    Resume,
+    Seen,
+    Take,
+    parse_frame,
+)
+from chat.models import Conversation
+from routing import events as routing_events
+from routing import selectors as routing_selectors
+from routing import services as routing_services
+
+log = logging.getLogger(__name__)
+Party = Conversation.Party
+
+CLOSE_NO_CONVERSATION = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+@dataclass
+class ConversationCursor:
+    pk: int
+    key: str
+    # Last sequence delivered to this socket; None until the client has sent ``resume``.
+    delivered: int | None = None
+
+
+def _backlog(conversation_id: int, after: int, limit: int) -> list[events.MessagePayload]:
+    return [
+        events.message_payload(m)
+        for m in selectors.messages_after(
+            conversation_id=conversation_id, after_seq=after, limit=limit
+        )
+    ]
+
+
+def _last_seq(conversation_id: int) -> int:
+    return Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    party: str = ""
+    frames: dict[str, type[Frame]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cursors: dict[str, ConversationCursor] = {}
+        self.joined: set[str] = set()
+        self.language = "nb"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def join(self, group: str) -> None:
+        if group not in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        if group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.joined.discard(group)
+
+    async def disconnect(self, code: int) -> None:
+        for group in list(self.joined):
+            await self.leave(group)
+
+    async def send_error(
+        self, code: str, message: str, detail: str = "", ref: str | None = None
+    ) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if detail:
+            frame["detail"] = detail
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_json(frame)
+
+    async def send_domain_error(self, error: DomainError, ref: str | None = None) -> None:
+        with translation.override(self.language):
+            message = str(error.message)
+        await self.send_error(error.code, message, ref=ref)
+
+    async def refuse(self, error: DomainError, close_code: int) -> None:
+        await self.accept()
+        await self.send_domain_error(error)
+        await self.close(code=close_code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.send_error("binary_not_supported", "Send frames as JSON text.")
+            return
+        if len(text_data.encode("utf-8", "surrogatepass")) > conf.max_frame_bytes():
+            await self.send_error("frame_too_large", "The frame is larger than the server takes.")
+            return
+        try:
+            data = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self.send_error("bad_json", "The frame is not valid JSON.")
+            return
+        try:
+            frame = parse_frame(data, self.frames)
+        except FrameError as exc:
+            await self.send_error(exc.code, "The frame was not understood.", exc.detail, exc.ref)
+            return
+        handler = getattr(self, "on_" + frame.type.replace(".", "_"))
+        try:
+            await handler(frame)
+        except DomainError as exc:
+            await self.send_domain_error(exc, frame.ref)
+        except Exception:
+            log.exception("handling a %s frame failed", frame.type)
+            await self.send_error("internal_error", "The server failed; please retry.", ref=frame.ref)
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def send_message(self, cursor: ConversationCursor, payload: events.MessagePayload) -> None:
+        await self.send_json({"type": "message", "conversation": cursor.key, **payload})
+        cursor.delivered = payload["seq"]
+
+    async def send_backlog(self, cursor: ConversationCursor) -> None:
+        limit = conf.resume_batch()
+        while cursor.delivered is not None:
+            batch = await database_sync_to_async(_backlog)(cursor.pk, cursor.delivered, limit)
+            for payload in batch:
+                await self.send_message(cursor, payload)
+            if len(batch) < limit:
+                return
+
+    async def resume(self, cursor: ConversationCursor, frame: Resume) -> None:
+        last_seq = await database_sync_to_async(_last_seq)(cursor.pk)
+        if frame.last_seq > last_seq:
+            raise InvalidSequence
+        cursor.delivered = frame.last_seq
+        await self.send_backlog(cursor)
+        await self.send_json(
+            {"type": "resumed", "conversation": cursor.key, "last_seq": cursor.delivered}
+        )
+
+    async def chat_message(self, event: events.ChatMessageEvent) -> None:
+        cursor = self.cursors.get(event["conversation"])
+        if cursor is None or cursor.delivered is None:
+            return
+        seq = event["message"]["seq"]
+        if seq <= cursor.delivered:
+            return
+        if seq == cursor.delivered + 1:
+            await self.send_message(cursor, event["message"])
+        else:
+            await self.send_backlog(cursor)
+
+    async def chat_status(self, event: events.ChatStatusEvent) -> None:
+        if event["conversation"] in self.cursors:
+            await self.send_json({**event, "type": "status"})
+
+    async def chat_typing(self, event: events.ChatTypingEvent) -> None:
+        if event["conversation"] in self.cursors and event["party"] != self.party:
+            await self.send_json({**event, "type": "typing"})
+
+    async def chat_receipt(self, event: events.ChatReceiptEvent) -> None:
+        if event["conversation"] in self.cursors:
+            await self.send_json({**event, "type": "receipt"})
+
+    # -- frames common to both sides --------------------------------------------------------
+
+    async def on_ping(self, frame: Frame) -> None:
+        await self.send_json({"type": "pong", "ref": frame.ref})
+
+    async def on_message_send(self, frame: MessageSend) -> None:
+        cursor = await self.cursor_for(frame.conversation)
+        result = await database_sync_to_async(services.message_send)(
+            conversation_id=cursor.pk,
+            party=self.party,
+            body=frame.body,
+            client_id=frame.client_id,
+            author=self.author(),
+        )
+        await self.send_json(
+            {
+                "type": "ack",
+                "conversation": cursor.key,
+                "client_id": frame.client_id,
+                "seq": result.message.seq,
+                "duplicate": not result.created,
+                "ref": frame.ref,
+            }
+        )
+
+    async def on_resume(self, frame: Resume) -> None:
+        await self.resume(await self.cursor_for(frame.conversation), frame)
+
+    async def on_typing(self, frame: Frame) -> None:
+        cursor = await self.cursor_for(getattr(frame, "conversation", None))
+        await database_sync_to_async(services.conversation_typing)(
+            conversation_key=cursor.key, party=self.party
+        )
+
+    async def on_seen(self, frame: Seen) -> None:
+        cursor = await self.cursor_for(frame.conversation)
+        conversation = await database_sync_to_async(Conversation.objects.get)(pk=cursor.pk)
+        await database_sync_to_async(services.conversation_mark_seen)(
+            conversation=conversation, party=self.party, seq=frame.seq
+        )
+
+    async def on_conversation_close(self, frame: Frame) -> None:
+        cursor = await self.cursor_for(getattr(frame, "conversation", None))
+        user = self.author()
+        await database_sync_to_async(services.conversation_close)(
+            conversation_id=cursor.pk,
+            party=self.party,
+            actor_id=user.pk if user is not None else None,
+        )
+
+    # -- to be provided by each side ---------------------------------------------------------
+
+    def author(self) -> Any:
+        return None
+
+    async def cursor_for(self, key: str | None) -> ConversationCursor:
+        raise NotImplementedError
+
+
+class VisitorConsumer(ChatConsumer):
+    """One visitor, one conversation, identified by the token in their cookie."""
+
+    party = Party.VISITOR
+    frames = VISITOR_FRAMES
+
+    async def connect(self) -> None:
+        token = self.scope.get("cookies", {}).get(conf.visitor_cookie_name(), "")
+        try:
+            conversation = await database_sync_to_async(selectors.conversation_get_for_visitor)(
+                token=token
+            )
+        except ConversationNotFound as exc:
+            await self.refuse(exc, CLOSE_NO_CONVERSATION)
+            return
+        self.language = conversation.language
+        key = events.public_key(conversation.public_id)
+        self.cursors[key] = ConversationCursor(conversation.pk, key)
+        await self.join(events.conversation_group(conversation.public_id))
+        await self.accept()
+        await self.send_json(await database_sync_to_async(self.hello)(conversation.pk))
+
+    def hello(self, conversation_id: int) -> dict[str, Any]:
+        conversation = Conversation.objects.select_related("counsellor").get(pk=conversation_id)
+        position = routing_selectors.queue_position(conversation=conversation)
+        return {
+            **events.status_event(conversation),
+            "type": "hello",
+            "role": "visitor",
+            "language": conversation.language,
+            "rating": conversation.rating,
+            "queue": None
+            if position is None
+            else {"position": position, "waiting": len(routing_selectors.queue_waiting())},
+            "service_open": routing_selectors.service_is_open(),
+        }
+
+    async def cursor_for(self, key: str | None) -> ConversationCursor:
+        (own,) = self.cursors.values()
+        if key is not None and key != own.key:
+            raise NotYourConversation
+        return own
+
+    async def on_rating(self, frame: Rate) -> None:
+        cursor = await self.cursor_for(frame.conversation)
+        await database_sync_to_async(services.conversation_rate)(
+            conversation_id=cursor.pk, value=frame.value
+        )
+        await self.send_json(
+            {"type": "rated", "conversation": cursor.key, "value": frame.value, "ref": frame.ref}
+        )
+
+    async def queue_position(self, event: routing_events.QueuePositionEvent) -> None:
+        if event["conversation"] in self.cursors:
+            await self.send_json(event)
+
+
+def _desk_summary(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "conversation": events.public_key(conversation.public_id),
+        "status": conversation.status,
+        "language": conversation.language,
+        "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,
+        "assigned_at": conversation.assigned_at.isoformat() if conversation.assigned_at else None,
+        "last_seq": conversation.last_seq,
+        "visitor_seen_seq": conversation.visitor_seen_seq,
+    }
+
+
+class DeskConsumer(ChatConsumer):
+    """A counsellor's desk: the shared queue and every chat assigned to them, on one socket."""
+
+    party = Party.COUNSELLOR
+    frames = DESK_FRAMES
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        user_id = getattr(user, "pk", None) if getattr(user, "is_authenticated", False) else None
+        allowed = await database_sync_to_async(routing_selectors.user_has_role)(
+            user_id=user_id, role=routing_selectors.COUNSELLOR_GROUP
+        )
+        if not allowed or user_id is None:
+            await self.refuse(NotYourConversation(), CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self.language = self.scope.get("cookies", {}).get("veivalg_language", "nb")
+        if self.language not in {"nb", "nn", "en"}:
+            self.language = "nb"
+        await self.join(routing_events.QUEUE_GROUP)
+        await self.join(events.counsellor_group(user_id))
+        for conversation in await database_sync_to_async(selectors.conversations_assigned_to)(
+            user_id=user_id
+        ):
+            await self.track(conversation)
+        await self.accept()
+        await self.send_json(await database_sync_to_async(self.hello)(user_id))
+
+    def hello(self, user_id: int) -> dict[str, Any]:
+        return {
+            "type": "hello",
+            "role": "counsellor",
+            "name": self.user.first_name or self.user.get_username(),
+            "on_shift": routing_selectors.counsellor_is_on_shift(user_id=user_id),
+            "limit": conf.max_active_chats(),
+            "conversations": [
+                _desk_summary(c) for c in selectors.conversations_assigned_to(user_id=user_id)
+            ],
+            "queue": routing_events.queue_snapshot(),
+        }
+
+    def author(self) -> Any:
+        return self.user
+
+    async def track(self, conversation: Conversation) -> ConversationCursor:
+        key = events.public_key(conversation.public_id)
+        cursor = self.cursors.get(key)
+        if cursor is None:
+            cursor = ConversationCursor(conversation.pk, key)
+            self.cursors[key] = cursor
+            await self.join(events.conversation_group(conversation.public_id))
+        return cursor
+
+    async def cursor_for(self, key: str | None) -> ConversationCursor:
+        if key is None:
+            raise NotYourConversation
+        cursor = self.cursors.get(key)
+        if cursor is not None:
+            return cursor
+        # Assigned in another tab, or the doorbell was lost: the database decides.
+        conversation = await database_sync_to_async(selectors.conversation_get_for_counsellor)(
+            user=self.user, public_id=key
+        )
+        return await self.track(conversation)
+
+    async def send_shift(self, ref: str | None) -> None:
+        on_shift = await database_sync_to_async(routing_selectors.counsellor_is_on_shift)(
+            user_id=self.user.pk
+        )
+        await self.send_json({"type": "shift", "on_shift": on_shift, "ref": ref})
+
+    async def on_shift_start(self, frame: Frame) -> None:
+        await database_sync_to_async(routing_services.shift_start)(counsellor=self.user)
+        await self.send_shift(frame.ref)
+
+    async def on_shift_end(self, frame: Frame) -> None:
+        await database_sync_to_async(routing_services.shift_end)(counsellor=self.user)
+        await self.send_shift(frame.ref)
+
+    async def on_queue_take_next(self, frame: Frame) -> None:
+        conversation = await database_sync_to_async(routing_services.conversation_claim_next)(
+            counsellor=self.user
+        )
+        await self.assigned(conversation, frame.ref)
+
+    async def on_queue_take(self, frame: Take) -> None:
+        conversation = await database_sync_to_async(routing_services.conversation_claim)(
+            counsellor=self.user, public_id=frame.conversation
+        )
+        await self.assigned(conversation, frame.ref)
+
+    async def assigned(self, conversation: Conversation, ref: str | None = None) -> None:
+        await self.track(conversation)
+        await self.send_json(
+            {"type": "conversation.assigned", **_desk_summary(conversation), "ref": ref}
+        )
+
+    async def counsellor_assigned(self, event: events.CounsellorAssignedEvent) -> None:
+        if event["conversation"] in self.cursors:
+            return  # this socket took it and has already announced it
+        try:
+            conversation = await database_sync_to_async(
+                selectors.conversation_get_for_counsellor
+            )(user=self.user, public_id=event["conversation"])
+        except DomainError:
+            return
+        await self.assigned(conversation)
+
+    async def queue_snapshot(self, event: routing_events.QueueSnapshotEvent) -> None:
+        await self.send_json(event)

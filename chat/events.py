@@ -1,0 +1,164 @@
+"""Real-time events of conversations: payload types, group names and ``publish_*``.
+
+Only services call the publishers, and always through ``transaction.on_commit``: an event
+is a doorbell for something already in the database. Channel layers deliver at most once, so
+clients resume from the database by sequence number; events only make that fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from chat.models import Conversation, Message
+
+log = logging.getLogger(__name__)
+
+
+class MessagePayload(TypedDict):
+    seq: int
+    sender: str
+    body: str
+    client_id: str
+    sent_at: str
+    author_name: str
+
+
+class ChatMessageEvent(TypedDict):
+    type: Literal["chat.message"]
+    conversation: str
+    message: MessagePayload
+
+
+class ChatStatusEvent(TypedDict):
+    type: Literal["chat.status"]
+    conversation: str
+    status: str
+    counsellor_name: str
+    closed_by: str
+    rating_offered: bool
+    last_seq: int
+
+
+class ChatTypingEvent(TypedDict):
+    type: Literal["chat.typing"]
+    conversation: str
+    party: str
+
+
+class ChatReceiptEvent(TypedDict):
+    type: Literal["chat.receipt"]
+    conversation: str
+    party: str
+    seq: int
+
+
+class CounsellorAssignedEvent(TypedDict):
+    type: Literal["counsellor.assigned"]
+    conversation: str
+
+
+def conversation_group(public_id: uuid.UUID | str) -> str:
+    return f"conv.{uuid.UUID(str(public_id)).hex}"
+
+
+def counsellor_group(user_id: int) -> str:
+    return f"counsellor.{user_id}"
+
+
+def public_key(public_id: uuid.UUID | str) -> str:
+    """The conversation id as it travels in frames and events."""
+    return str(uuid.UUID(str(public_id)))
+
+
+def message_payload(message: Message, author_name: str | None = None) -> MessagePayload:
+    name = author_name
+    if name is None:
+        name = message.author.first_name if message.author_id and message.author else ""
+    return {
+        "seq": message.seq,
+        "sender": message.sender,
+        "body": message.body,
+        "client_id": message.client_id,
+        "sent_at": message.created_at.isoformat(),
+        "author_name": name,
+    }
+
+
+def counsellor_display_name(conversation: Conversation) -> str:
+    if conversation.counsellor_id is None or conversation.counsellor is None:
+        return ""
+    return conversation.counsellor.first_name or conversation.counsellor.get_username()
+
+
+def send_now(group: str, event: dict[str, Any]) -> None:
+    """Ring the doorbell. A failing channel layer loses the notification, never the data."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        log.warning("channel layer send to %s failed; clients will catch up on resume", group)
+
+
+def send_on_commit(group: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: send_now(group, event))
+
+
+def publish_message(conversation: Conversation, message: Message, author_name: str = "") -> None:
+    event: ChatMessageEvent = {
+        "type": "chat.message",
+        "conversation": public_key(conversation.public_id),
+        "message": message_payload(message, author_name),
+    }
+    send_on_commit(conversation_group(conversation.public_id), dict(event))
+
+
+def status_event(conversation: Conversation) -> ChatStatusEvent:
+    return {
+        "type": "chat.status",
+        "conversation": public_key(conversation.public_id),
+        "status": conversation.status,
+        "counsellor_name": counsellor_display_name(conversation),
+        "closed_by": conversation.closed_by,
+        "rating_offered": conversation.rating_offered,
+        "last_seq": conversation.last_seq,
+    }
+
+
+def publish_status(conversation: Conversation) -> None:
+    send_on_commit(conversation_group(conversation.public_id), dict(status_event(conversation)))
+
+
+def publish_typing(conversation_public_id: uuid.UUID | str, party: str) -> None:
+    event: ChatTypingEvent = {
+        "type": "chat.typing",
+        "conversation": public_key(conversation_public_id),
+        "party": party,
+    }
+    # Typing is never stored, so there is no commit to wait for.
+    send_now(conversation_group(conversation_public_id), dict(event))
+
+
+def publish_receipt(conversation: Conversation, party: str, seq: int) -> None:
+    event: ChatReceiptEvent = {
+        "type": "chat.receipt",
+        "conversation": public_key(conversation.public_id),
+        "party": party,
+        "seq": seq,
+    }
+    send_on_commit(conversation_group(conversation.public_id), dict(event))
+
+
+def publish_assigned(conversation: Conversation, counsellor_id: int) -> None:
+    event: CounsellorAssignedEvent = {
+        "type": "counsellor.assigned",
+        "conversation": public_key(conversation.public_id),
+    }
+    send_on_commit(counsellor_group(counsellor_id), dict(event))

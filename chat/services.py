@@ -1,0 +1,191 @@
+"""Writes to conversations and messages. Validate and authorise first, then mutate."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from chat import conf, events
+from chat.errors import (
+    ConversationClosed,
+    EmptyMessage,
+    InvalidClientId,
+    MessageTooLong,
+    NotYourConversation,
+    RatingNotOffered,
+    ServiceClosed,
+)
+from chat.models import Conversation, Message
+from chat.selectors import hash_token
+from routing import events as routing_events
+from routing import selectors as routing_selectors
+
+Party = Conversation.Party
+Status = Conversation.Status
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: Message
+    created: bool
+
+
+def conversation_open(*, language: str) -> tuple[Conversation, str]:
+    """Open a conversation for a new visitor; returns it with the visitor's raw token."""
+    if not routing_selectors.service_is_open():
+        raise ServiceClosed
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation.objects.create(
+        language=language, visitor_token_hash=hash_token(token)
+    )
+    return conversation, token
+
+
+def _clean_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise EmptyMessage
+    if len(text) > conf.max_message_chars():
+        raise MessageTooLong
+    return text
+
+
+def _check_client_id(client_id: str) -> None:
+    if not (1 <= len(client_id) <= 64) or not client_id.isprintable():
+        raise InvalidClientId
+
+
+def _check_can_send(conversation: Conversation, party: str, author_id: int | None) -> None:
+    if party == Party.VISITOR:
+        if not conversation.is_open:
+            raise ConversationClosed
+        return
+    if conversation.counsellor_id is None or conversation.counsellor_id != author_id:
+        raise NotYourConversation
+    if conversation.status != Status.ACTIVE:
+        raise ConversationClosed
+
+
+def _append(
+    conversation: Conversation,
+    *,
+    sender: str,
+    body: str,
+    author: AbstractBaseUser | None = None,
+    client_id: str = "",
+) -> Message:
+    """Number and store one message. The caller holds the conversation row lock."""
+    conversation.last_seq += 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=sender,
+        author=author,
+        body=body,
+        client_id=client_id,
+    )
+    author_name = getattr(author, "first_name", "") or (author.get_username() if author else "")
+    events.publish_message(conversation, message, author_name)
+    return message
+
+
+def message_append_system(
+    *, conversation: Conversation, code: str, author: AbstractBaseUser | None = None
+) -> Message:
+    """Append a system notice (``code`` is translated by clients) to a locked conversation."""
+    return _append(conversation, sender=Party.SYSTEM, body=code, author=author)
+
+
+def lock_conversation(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_for_update(of=("self",)).select_related("counsellor").get(
+        pk=conversation_id
+    )
+
+
+def message_send(
+    *,
+    conversation_id: int,
+    party: str,
+    body: str,
+    client_id: str,
+    author: AbstractBaseUser | None = None,
+) -> SendResult:
+    """Store a message exactly once per ``client_id``; a retry returns the stored one."""
+    _check_client_id(client_id)
+    text = _clean_body(body)
+    author_id = author.pk if author is not None else None
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        existing = (
+            Message.objects.select_related("author")
+            .filter(conversation=conversation, sender=party, client_id=client_id)
+            .first()
+        )
+        if existing is not None:
+            return SendResult(existing, created=False)
+        _check_can_send(conversation, party, author_id)
+        message = _append(
+            conversation, sender=party, body=text, author=author, client_id=client_id
+        )
+        fields = ["last_seq"]
+        if party == Party.VISITOR and conversation.status == Status.NEW:
+            conversation.status = Status.WAITING
+            conversation.queued_at = timezone.now()
+            fields += ["status", "queued_at"]
+            events.publish_status(conversation)
+            routing_events.publish_queue_changed()
+        conversation.save(update_fields=fields)
+    return SendResult(message, created=True)
+
+
+def conversation_close(*, conversation_id: int, party: str, actor_id: int | None = None) -> bool:
+    """End a conversation. Returns False when it had already ended (closing is idempotent)."""
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        if party == Party.COUNSELLOR and conversation.counsellor_id != actor_id:
+            raise NotYourConversation
+        if not conversation.is_open:
+            return False
+        was_waiting = conversation.status in {Status.NEW, Status.WAITING}
+        talked = conversation.status == Status.ACTIVE
+        conversation.status = Status.ABANDONED if was_waiting else Status.CLOSED
+        conversation.closed_at = timezone.now()
+        conversation.closed_by = party
+        conversation.rating_offered = talked
+        message_append_system(conversation=conversation, code=f"closed_by_{party}")
+        conversation.save(
+            update_fields=["status", "closed_at", "closed_by", "rating_offered", "last_seq"]
+        )
+        events.publish_status(conversation)
+        if was_waiting:
+            routing_events.publish_queue_changed()
+    return True
+
+
+def conversation_rate(*, conversation_id: int, value: str) -> None:
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        if not conversation.rating_offered or conversation.status != Status.CLOSED:
+            raise RatingNotOffered
+        conversation.rating = value
+        conversation.save(update_fields=["rating"])
+
+
+def conversation_mark_seen(*, conversation: Conversation, party: str, seq: int) -> None:
+    """Record that ``party`` has received everything up to ``seq`` (delivery receipts)."""
+    field = "visitor_seen_seq" if party == Party.VISITOR else "counsellor_seen_seq"
+    with transaction.atomic():
+        updated = Conversation.objects.filter(
+            pk=conversation.pk, last_seq__gte=seq, **{f"{field}__lt": seq}
+        ).update(**{field: seq})
+        if updated:
+            events.publish_receipt(conversation, party, seq)
+
+
+def conversation_typing(*, conversation_key: str, party: str) -> None:
+    """Tell the other side that ``party`` is typing. Nothing is stored."""
+    events.publish_typing(conversation_key, party)

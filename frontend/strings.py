@@ -1,0 +1,64 @@
+"""Translated strings that the pages' ES modules need, rendered into the page as JSON."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+
+def _common() -> dict[str, str]:
+    return {
+        "system_assigned": _("%(name)s from the career guidance service has joined the chat."),
+        "system_closed_by_visitor": _("The visitor ended the chat."),
+        "system_closed_by_counsellor": _("The counsellor ended the chat."),
+        "system_closed_by_system": _("The chat was ended."),
+        "you": _("You"),
+        "visitor": _("Visitor"),
+        "counsellor": _("Counsellor"),
+        "sending": _("Sending…"),
+        "sent": _("Sent"),
+        "delivered": _("Delivered"),
+        "failed": _("Not sent yet. We will try again."),
+        "typing_counsellor": _("The counsellor is writing…"),
+        "typing_visitor": _("The visitor is writing…"),
+        "reconnecting": _("Connection lost. Reconnecting…"),
+        "connected": _("Connected."),
+    }
+
+
+def visitor_strings() -> dict[str, str]:
+    return {
+        **_common(),
+        "queue_position": _("You are number %(position)s in the queue."),
+        "queue_next": _("You are next in the queue. A counsellor will be with you soon."),
+        "queue_wait": _("A counsellor will answer as soon as possible. Keep this page open."),
+        "active": _("You are chatting with %(name)s."),
+        "closed": _("The chat has ended. Thank you for talking to us."),
+        "abandoned": _("You left the queue."),
+        "rate_thanks": _("Thank you for your feedback!"),
+        "confirm_close": _("Do you want to end the chat?"),
+        "service_closed": _("The chat is closed right now."),
+        "start_failed": _("We could not start the chat. Please try again in a moment."),
+    }
+
+
+def desk_strings() -> dict[str, str]:
+    return {
+        **_common(),
+        "on_shift": _("You are on shift."),
+        "off_shift": _("You are not on shift."),
+        "queue_empty": _("Nobody is waiting."),
+        "waiting_since": _("Waiting since %(time)s"),
+        "take": _("Take this chat"),
+        "language": _("Language: %(language)s"),
+        "lang_nb": _("Bokmål"),
+        "lang_nn": _("Nynorsk"),
+        "lang_en": _("English"),
+        "chat_with": _("Chat %(number)s"),
+        "closed": _("The chat has ended."),
+        "end_chat": _("End chat"),
+        "send": _("Send"),
+        "message_label": _("Message to the visitor"),
+        "new_chat": _("New chat assigned."),
+        "no_chats": _("You have no active chats. Take the next one from the queue."),
+        "dismiss": _("Remove from desk"),
+    }

@@ -1,0 +1,247 @@
+"""The real ASGI app over WebSockets: the chat loop, resume, idempotency and bad frames."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AbstractUser
+
+from chat.models import Conversation, Message
+from chat.services import conversation_open
+from tests.conftest import session_cookie
+from tests.wsclient import desk_socket, drain, of_type, open_socket, until, visitor_socket
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+async def start_chat(counsellor: AbstractUser) -> tuple[Any, Any, str, Conversation]:
+    """A visitor who has written once, and a counsellor who has taken the chat."""
+    conversation, token = await database_sync_to_async(conversation_open)(language="nb")
+    visitor, _hello = await visitor_socket(token)
+    await visitor.send_json_to({"type": "resume", "last_seq": 0})
+    await until(visitor, "resumed")
+    await visitor.send_json_to({"type": "message.send", "client_id": "v-1", "body": "Hei!"})
+    await until(visitor, "ack")
+    desk, hello = await desk_socket(await database_sync_to_async(session_cookie)(counsellor))
+    assert hello["on_shift"] is True
+    assert [w["conversation"] for w in hello["queue"]["waiting"]] == [str(conversation.public_id)]
+    await desk.send_json_to({"type": "queue.take_next"})
+    assigned, _ = await until(desk, "conversation.assigned")
+    assert assigned["conversation"] == str(conversation.public_id)
+    await desk.send_json_to({"type": "resume", "conversation": assigned["conversation"], "last_seq": 0})
+    _resumed, before = await until(desk, "resumed")
+    assert [m["body"] for m in of_type(before, "message")] == ["Hei!", "assigned"]
+    return visitor, desk, token, conversation
+
+
+async def test_chat_both_ways_with_typing_and_delivery(on_shift: AbstractUser) -> None:
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    status, _ = await until(visitor, "status")
+    assert status["status"] == "waiting"
+    status, _ = await until(visitor, "status")
+    assert status["status"] == "active"
+    assert status["counsellor_name"] == "Kari"
+
+    await desk.send_json_to({"type": "typing", "conversation": key})
+    typing, _ = await until(visitor, "typing")
+    assert typing["party"] == "counsellor"
+
+    await desk.send_json_to(
+        {"type": "message.send", "conversation": key, "client_id": "c-1", "body": "Hei, hva lurer du på?"}
+    )
+    message, _ = await until(visitor, "message")
+    assert (message["sender"], message["body"], message["author_name"]) == (
+        "counsellor",
+        "Hei, hva lurer du på?",
+        "Kari",
+    )
+    await visitor.send_json_to({"type": "seen", "seq": message["seq"]})
+    receipt, _ = await until(desk, "receipt")
+    assert (receipt["party"], receipt["seq"]) == ("visitor", message["seq"])
+
+    await visitor.send_json_to({"type": "message.send", "client_id": "v-2", "body": "Om å bli elektriker"})
+    incoming, _ = await until(desk, "message")
+    while incoming["sender"] != "visitor":
+        incoming, _ = await until(desk, "message")
+    assert incoming["body"] == "Om å bli elektriker"
+
+    await visitor.send_json_to({"type": "conversation.close"})
+    closed, _ = await until(desk, "status")
+    assert (closed["status"], closed["closed_by"]) == ("closed", "visitor")
+    visitor_closed, _ = await until(visitor, "status")
+    assert visitor_closed["rating_offered"] is True
+    await visitor.send_json_to({"type": "rating", "value": "up"})
+    rated, _ = await until(visitor, "rated")
+    assert rated["value"] == "up"
+    stored = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert (stored.status, stored.rating, stored.rating_offered) == ("closed", "up", True)
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
+async def test_reconnect_gets_exactly_what_was_missed_and_retries_do_not_duplicate(
+    on_shift: AbstractUser,
+) -> None:
+    visitor, desk, token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    seen = [m["seq"] for m in of_type(await drain(visitor), "message")]
+    last_seen = max(seen)
+    await visitor.disconnect()
+
+    for n in range(1, 4):
+        await desk.send_json_to(
+            {"type": "message.send", "conversation": key, "client_id": f"c-{n}", "body": f"svar {n}"}
+        )
+        ack, _ = await until(desk, "ack")
+        assert ack["duplicate"] is False
+
+    visitor, hello = await visitor_socket(token)
+    assert hello["last_seq"] == last_seen + 3
+    await visitor.send_json_to({"type": "resume", "last_seq": last_seen})
+    resumed, before = await until(visitor, "resumed")
+    after = await drain(visitor)
+    received = of_type(before + after, "message")
+    assert [m["body"] for m in received] == ["svar 1", "svar 2", "svar 3"]
+    assert [m["seq"] for m in received] == [last_seen + 1, last_seen + 2, last_seen + 3]
+    assert resumed["last_seq"] == last_seen + 3
+
+    # The visitor's first message is retried (e.g. the ack was lost): stored once.
+    await visitor.send_json_to({"type": "message.send", "client_id": "v-1", "body": "Hei!"})
+    ack, _ = await until(visitor, "ack")
+    assert ack["duplicate"] is True
+    assert ack["seq"] == 1
+    count = await database_sync_to_async(
+        Message.objects.filter(conversation=conversation, client_id="v-1").count
+    )()
+    assert count == 1
+    assert not of_type(await drain(visitor), "message")
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
+async def test_malformed_frames_get_error_codes_and_the_socket_survives(
+    on_shift: AbstractUser,
+) -> None:
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    other, _other_token = await database_sync_to_async(conversation_open)(language="nn")
+    await drain(visitor)
+    await drain(desk)
+    cases: list[tuple[str, str]] = [
+        ("not json at all", "bad_json"),
+        ("[1, 2, 3]", "invalid_frame"),
+        ('"just a string"', "invalid_frame"),
+        (json.dumps({"no": "type"}), "invalid_frame"),
+        (json.dumps({"type": 7}), "invalid_frame"),
+        (json.dumps({"type": "launch.missiles"}), "unknown_type"),
+        (json.dumps({"type": "message.send", "client_id": 5, "body": "x"}), "invalid_frame"),
+        (json.dumps({"type": "message.send", "client_id": "a", "body": ["x"]}), "invalid_frame"),
+        (json.dumps({"type": "resume", "last_seq": "3"}), "invalid_frame"),
+        (json.dumps({"type": "resume", "last_seq": -1}), "invalid_frame"),
+        (json.dumps({"type": "resume", "last_seq": 10_000}), "invalid_sequence"),
+        (json.dumps({"type": "rating", "value": "meh"}), "invalid_frame"),
+        (json.dumps({"type": "message.send", "client_id": "big", "body": "x" * 5000}), "message_too_long"),
+        (json.dumps({"type": "message.send", "client_id": "blank", "body": "   "}), "empty_message"),
+        (json.dumps({"type": "message.send", "client_id": "huge", "body": "x" * 40_000}), "frame_too_large"),
+        ("[" * 5000 + "]" * 5000, "bad_json"),
+        ("[" * 50 + "]" * 50, "invalid_frame"),
+        (
+            json.dumps(
+                {
+                    "type": "message.send",
+                    "conversation": str(other.public_id),
+                    "client_id": "steal",
+                    "body": "hei",
+                }
+            ),
+            "not_your_conversation",
+        ),
+        (json.dumps({"type": "rating", "value": "up"}), "rating_not_offered"),
+        (json.dumps({"type": "shift.start"}), "unknown_type"),
+    ]
+    for text, code in cases:
+        await visitor.send_to(text_data=text)
+        frame = await visitor.receive_json_from(timeout=5)
+        assert (frame["type"], frame["code"]) == ("error", code), text[:60]
+        assert frame["message"]
+
+    await visitor.send_to(bytes_data=b"\x00\xff")
+    frame = await visitor.receive_json_from(timeout=5)
+    assert frame["code"] == "binary_not_supported"
+
+    # The desk cannot write into a chat that is not theirs, nor into a malformed id.
+    for conversation_id in (str(other.public_id), "not-a-uuid"):
+        await desk.send_json_to(
+            {"type": "message.send", "conversation": conversation_id, "client_id": "x", "body": "hei"}
+        )
+        frame, _ = await until(desk, "error")
+        assert frame["code"] in {"not_your_conversation", "no_conversation"}
+    await desk.send_json_to({"type": "message.send", "client_id": "x", "body": "hei"})
+    frame, _ = await until(desk, "error")
+    assert frame["code"] == "not_your_conversation"
+
+    # Nothing was stored by any of it, and both sockets still work.
+    await visitor.send_json_to({"type": "ping", "ref": "p1"})
+    pong, _ = await until(visitor, "pong")
+    assert pong["ref"] == "p1"
+    await visitor.send_json_to({"type": "message.send", "client_id": "ok", "body": "fortsatt her"})
+    ack, _ = await until(visitor, "ack")
+    bodies = await database_sync_to_async(
+        lambda: list(Message.objects.filter(conversation=conversation).values_list("body", flat=True))
+    )()
+    assert bodies == ["Hei!", "assigned", "fortsatt her"]
+    assert ack["seq"] == 3
+    other_count = await database_sync_to_async(Message.objects.filter(conversation=other).count)()
+    assert other_count == 0
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
+async def test_foreign_origin_is_refused(on_shift: AbstractUser) -> None:
+    _conversation, token = await database_sync_to_async(conversation_open)(language="nb")
+    with pytest.raises(AssertionError, match="refused"):
+        await open_socket("/ws/chat/", f"veivalg_visitor={token}", origin=b"https://evil.example")
+
+
+async def test_visitor_without_token_is_told_and_closed(transactional_db: None) -> None:
+    communicator = await open_socket("/ws/chat/", "veivalg_visitor=forged-token")
+    frame = await communicator.receive_json_from(timeout=5)
+    assert (frame["type"], frame["code"]) == ("error", "no_conversation")
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+async def test_desk_requires_a_counsellor(transactional_db: None) -> None:
+    communicator = await open_socket("/ws/desk/")
+    frame = await communicator.receive_json_from(timeout=5)
+    assert frame["type"] == "error"
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4403}
+
+
+async def test_visitor_sees_queue_position_move(on_shift: AbstractUser) -> None:
+    first, first_token = await database_sync_to_async(conversation_open)(language="nb")
+    second, second_token = await database_sync_to_async(conversation_open)(language="nb")
+    sockets = []
+    for token, client_id in ((first_token, "a"), (second_token, "b")):
+        socket, _ = await visitor_socket(token)
+        await socket.send_json_to({"type": "message.send", "client_id": client_id, "body": "hei"})
+        await until(socket, "ack")
+        sockets.append(socket)
+    position, _ = await until(sockets[1], "queue.position")
+    while position["waiting"] < 2:
+        position, _ = await until(sockets[1], "queue.position")
+    assert (position["position"], position["waiting"]) == (2, 2)
+
+    desk, _ = await desk_socket(await database_sync_to_async(session_cookie)(on_shift))
+    await desk.send_json_to({"type": "queue.take_next"})
+    assigned, _ = await until(desk, "conversation.assigned")
+    assert assigned["conversation"] == str(first.public_id)
+    position, _ = await until(sockets[1], "queue.position")
+    assert (position["position"], position["waiting"]) == (1, 1)
+    _ = second
+    for socket in (*sockets, desk):
+        await socket.disconnect()
