@@ -133,11 +133,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_domain_error(exc, frame.ref)
         except Exception:
             log.exception("handling a %s frame failed", frame.type)
-            await self.send_error("internal_error", "The server failed; please retry.", ref=frame.ref)
+            await self.send_error(
+                "internal_error", "The server failed; please retry.", ref=frame.ref
+            )
 
     # -- delivery ---------------------------------------------------------------------------
 
-    async def send_message(self, cursor: ConversationCursor, payload: events.MessagePayload) -> None:
+    async def send_message(
+        self, cursor: ConversationCursor, payload: events.MessagePayload
+    ) -> None:
         await self.send_json({"type": "message", "conversation": cursor.key, **payload})
         cursor.delivered = payload["seq"]
 
@@ -413,9 +417,9 @@ class DeskConsumer(ChatConsumer):
         if event["conversation"] in self.cursors:
             return  # this socket took it and has already announced it
         try:
-            conversation = await database_sync_to_async(
-                selectors.conversation_get_for_counsellor
-            )(user=self.user, public_id=event["conversation"])
+            conversation = await database_sync_to_async(selectors.conversation_get_for_counsellor)(
+                user=self.user, public_id=event["conversation"]
+            )
         except DomainError:
             return
         await self.assigned(conversation)

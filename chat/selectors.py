@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from chat.errors import ConversationNotFound, NotYourConversation
 from chat.models import Conversation, Message
@@ -36,7 +36,7 @@ def parse_public_id(value: str) -> uuid.UUID:
 
 
 def conversation_get_for_counsellor(
-    *, user: AbstractBaseUser | AnonymousUser, public_id: str | uuid.UUID
+    *, user: User | AnonymousUser, public_id: str | uuid.UUID
 ) -> Conversation:
     """The conversation if ``user`` is its counsellor; raises otherwise."""
     conversation = (

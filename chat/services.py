@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -75,7 +75,7 @@ def _append(
     *,
     sender: str,
     body: str,
-    author: AbstractBaseUser | None = None,
+    author: User | None = None,
     client_id: str = "",
 ) -> Message:
     """Number and store one message. The caller holds the conversation row lock."""
@@ -94,15 +94,17 @@ def _append(
 
 
 def message_append_system(
-    *, conversation: Conversation, code: str, author: AbstractBaseUser | None = None
+    *, conversation: Conversation, code: str, author: User | None = None
 ) -> Message:
     """Append a system notice (``code`` is translated by clients) to a locked conversation."""
     return _append(conversation, sender=Party.SYSTEM, body=code, author=author)
 
 
 def lock_conversation(conversation_id: int) -> Conversation:
-    return Conversation.objects.select_for_update(of=("self",)).select_related("counsellor").get(
-        pk=conversation_id
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("counsellor")
+        .get(pk=conversation_id)
     )
 
 
@@ -112,7 +114,7 @@ def message_send(
     party: str,
     body: str,
     client_id: str,
-    author: AbstractBaseUser | None = None,
+    author: User | None = None,
 ) -> SendResult:
     """Store a message exactly once per ``client_id``; a retry returns the stored one."""
     _check_client_id(client_id)
@@ -128,9 +130,7 @@ def message_send(
         if existing is not None:
             return SendResult(existing, created=False)
         _check_can_send(conversation, party, author_id)
-        message = _append(
-            conversation, sender=party, body=text, author=author, client_id=client_id
-        )
+        message = _append(conversation, sender=party, body=text, author=author, client_id=client_id)
         fields = ["last_seq"]
         if party == Party.VISITOR and conversation.status == Status.NEW:
             conversation.status = Status.WAITING

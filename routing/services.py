@@ -8,7 +8,7 @@ transactions) alike.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from routing.models import Shift
 Status = Conversation.Status
 
 
-def shift_start(*, counsellor: AbstractBaseUser) -> Shift:
+def shift_start(*, counsellor: User) -> Shift:
     with transaction.atomic():
         shift = Shift.objects.filter(counsellor_id=counsellor.pk, ended_at__isnull=True).first()
         if shift is None:
@@ -33,7 +33,7 @@ def shift_start(*, counsellor: AbstractBaseUser) -> Shift:
     return shift
 
 
-def shift_end(*, counsellor: AbstractBaseUser) -> None:
+def shift_end(*, counsellor: User) -> None:
     with transaction.atomic():
         shift = (
             Shift.objects.select_for_update()
@@ -49,7 +49,7 @@ def shift_end(*, counsellor: AbstractBaseUser) -> None:
         events.publish_queue_changed()
 
 
-def _lock_shift(counsellor: AbstractBaseUser) -> Shift:
+def _lock_shift(counsellor: User) -> Shift:
     shift = (
         Shift.objects.select_for_update()
         .filter(counsellor_id=counsellor.pk, ended_at__isnull=True)
@@ -62,7 +62,7 @@ def _lock_shift(counsellor: AbstractBaseUser) -> Shift:
     return shift
 
 
-def _assign(conversation_id: int, counsellor: AbstractBaseUser) -> Conversation:
+def _assign(conversation_id: int, counsellor: User) -> Conversation:
     now = timezone.now()
     claimed = Conversation.objects.filter(pk=conversation_id, status=Status.WAITING).update(
         status=Status.ACTIVE, counsellor_id=counsellor.pk, assigned_at=now
@@ -78,7 +78,7 @@ def _assign(conversation_id: int, counsellor: AbstractBaseUser) -> Conversation:
     return conversation
 
 
-def conversation_claim_next(*, counsellor: AbstractBaseUser) -> Conversation:
+def conversation_claim_next(*, counsellor: User) -> Conversation:
     """Take the longest-waiting chat."""
     with transaction.atomic():
         _lock_shift(counsellor)
@@ -91,7 +91,7 @@ def conversation_claim_next(*, counsellor: AbstractBaseUser) -> Conversation:
         return _assign(candidate, counsellor)
 
 
-def conversation_claim(*, counsellor: AbstractBaseUser, public_id: str) -> Conversation:
+def conversation_claim(*, counsellor: User, public_id: str) -> Conversation:
     """Take one specific waiting chat."""
     with transaction.atomic():
         _lock_shift(counsellor)

@@ -46,12 +46,12 @@ async def drain(communicator: WebsocketCommunicator, quiet: float = 0.4) -> list
 
 
 async def until(
-    communicator: WebsocketCommunicator, frame_type: str, timeout: float = 5.0
+    communicator: WebsocketCommunicator, frame_type: str, wait: float = 5.0
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read until a frame of ``frame_type``; returns it and every frame before it."""
     seen: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + wait
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:

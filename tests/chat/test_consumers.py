@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 
 from chat.models import Conversation, Message
 from chat.services import conversation_open
@@ -17,7 +17,7 @@ from tests.wsclient import desk_socket, drain, of_type, open_socket, until, visi
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
-async def start_chat(counsellor: AbstractUser) -> tuple[Any, Any, str, Conversation]:
+async def start_chat(counsellor: User) -> tuple[Any, Any, str, Conversation]:
     """A visitor who has written once, and a counsellor who has taken the chat."""
     conversation, token = await database_sync_to_async(conversation_open)(language="nb")
     visitor, _hello = await visitor_socket(token)
@@ -31,13 +31,15 @@ async def start_chat(counsellor: AbstractUser) -> tuple[Any, Any, str, Conversat
     await desk.send_json_to({"type": "queue.take_next"})
     assigned, _ = await until(desk, "conversation.assigned")
     assert assigned["conversation"] == str(conversation.public_id)
-    await desk.send_json_to({"type": "resume", "conversation": assigned["conversation"], "last_seq": 0})
+    await desk.send_json_to(
+        {"type": "resume", "conversation": assigned["conversation"], "last_seq": 0}
+    )
     _resumed, before = await until(desk, "resumed")
     assert [m["body"] for m in of_type(before, "message")] == ["Hei!", "assigned"]
     return visitor, desk, token, conversation
 
 
-async def test_chat_both_ways_with_typing_and_delivery(on_shift: AbstractUser) -> None:
+async def test_chat_both_ways_with_typing_and_delivery(on_shift: User) -> None:
     visitor, desk, _token, conversation = await start_chat(on_shift)
     key = str(conversation.public_id)
     status, _ = await until(visitor, "status")
@@ -51,7 +53,12 @@ async def test_chat_both_ways_with_typing_and_delivery(on_shift: AbstractUser) -
     assert typing["party"] == "counsellor"
 
     await desk.send_json_to(
-        {"type": "message.send", "conversation": key, "client_id": "c-1", "body": "Hei, hva lurer du på?"}
+        {
+            "type": "message.send",
+            "conversation": key,
+            "client_id": "c-1",
+            "body": "Hei, hva lurer du på?",
+        }
     )
     message, _ = await until(visitor, "message")
     assert (message["sender"], message["body"], message["author_name"]) == (
@@ -63,7 +70,9 @@ async def test_chat_both_ways_with_typing_and_delivery(on_shift: AbstractUser) -
     receipt, _ = await until(desk, "receipt")
     assert (receipt["party"], receipt["seq"]) == ("visitor", message["seq"])
 
-    await visitor.send_json_to({"type": "message.send", "client_id": "v-2", "body": "Om å bli elektriker"})
+    await visitor.send_json_to(
+        {"type": "message.send", "client_id": "v-2", "body": "Om å bli elektriker"}
+    )
     incoming, _ = await until(desk, "message")
     while incoming["sender"] != "visitor":
         incoming, _ = await until(desk, "message")
@@ -84,7 +93,7 @@ async def test_chat_both_ways_with_typing_and_delivery(on_shift: AbstractUser) -
 
 
 async def test_reconnect_gets_exactly_what_was_missed_and_retries_do_not_duplicate(
-    on_shift: AbstractUser,
+    on_shift: User,
 ) -> None:
     visitor, desk, token, conversation = await start_chat(on_shift)
     key = str(conversation.public_id)
@@ -94,7 +103,12 @@ async def test_reconnect_gets_exactly_what_was_missed_and_retries_do_not_duplica
 
     for n in range(1, 4):
         await desk.send_json_to(
-            {"type": "message.send", "conversation": key, "client_id": f"c-{n}", "body": f"svar {n}"}
+            {
+                "type": "message.send",
+                "conversation": key,
+                "client_id": f"c-{n}",
+                "body": f"svar {n}",
+            }
         )
         ack, _ = await until(desk, "ack")
         assert ack["duplicate"] is False
@@ -124,7 +138,7 @@ async def test_reconnect_gets_exactly_what_was_missed_and_retries_do_not_duplica
 
 
 async def test_malformed_frames_get_error_codes_and_the_socket_survives(
-    on_shift: AbstractUser,
+    on_shift: User,
 ) -> None:
     visitor, desk, _token, conversation = await start_chat(on_shift)
     other, _other_token = await database_sync_to_async(conversation_open)(language="nn")
@@ -143,9 +157,18 @@ async def test_malformed_frames_get_error_codes_and_the_socket_survives(
         (json.dumps({"type": "resume", "last_seq": -1}), "invalid_frame"),
         (json.dumps({"type": "resume", "last_seq": 10_000}), "invalid_sequence"),
         (json.dumps({"type": "rating", "value": "meh"}), "invalid_frame"),
-        (json.dumps({"type": "message.send", "client_id": "big", "body": "x" * 5000}), "message_too_long"),
-        (json.dumps({"type": "message.send", "client_id": "blank", "body": "   "}), "empty_message"),
-        (json.dumps({"type": "message.send", "client_id": "huge", "body": "x" * 40_000}), "frame_too_large"),
+        (
+            json.dumps({"type": "message.send", "client_id": "big", "body": "x" * 5000}),
+            "message_too_long",
+        ),
+        (
+            json.dumps({"type": "message.send", "client_id": "blank", "body": "   "}),
+            "empty_message",
+        ),
+        (
+            json.dumps({"type": "message.send", "client_id": "huge", "body": "x" * 40_000}),
+            "frame_too_large",
+        ),
         ("[" * 5000 + "]" * 5000, "bad_json"),
         ("[" * 50 + "]" * 50, "invalid_frame"),
         (
@@ -175,7 +198,12 @@ async def test_malformed_frames_get_error_codes_and_the_socket_survives(
     # The desk cannot write into a chat that is not theirs, nor into a malformed id.
     for conversation_id in (str(other.public_id), "not-a-uuid"):
         await desk.send_json_to(
-            {"type": "message.send", "conversation": conversation_id, "client_id": "x", "body": "hei"}
+            {
+                "type": "message.send",
+                "conversation": conversation_id,
+                "client_id": "x",
+                "body": "hei",
+            }
         )
         frame, _ = await until(desk, "error")
         assert frame["code"] in {"not_your_conversation", "no_conversation"}
@@ -190,7 +218,9 @@ async def test_malformed_frames_get_error_codes_and_the_socket_survives(
     await visitor.send_json_to({"type": "message.send", "client_id": "ok", "body": "fortsatt her"})
     ack, _ = await until(visitor, "ack")
     bodies = await database_sync_to_async(
-        lambda: list(Message.objects.filter(conversation=conversation).values_list("body", flat=True))
+        lambda: list(
+            Message.objects.filter(conversation=conversation).values_list("body", flat=True)
+        )
     )()
     assert bodies == ["Hei!", "assigned", "fortsatt her"]
     assert ack["seq"] == 3
@@ -200,7 +230,7 @@ async def test_malformed_frames_get_error_codes_and_the_socket_survives(
     await desk.disconnect()
 
 
-async def test_foreign_origin_is_refused(on_shift: AbstractUser) -> None:
+async def test_foreign_origin_is_refused(on_shift: User) -> None:
     _conversation, token = await database_sync_to_async(conversation_open)(language="nb")
     with pytest.raises(AssertionError, match="refused"):
         await open_socket("/ws/chat/", f"veivalg_visitor={token}", origin=b"https://evil.example")
@@ -222,7 +252,7 @@ async def test_desk_requires_a_counsellor(transactional_db: None) -> None:
     assert closed == {"type": "websocket.close", "code": 4403}
 
 
-async def test_visitor_sees_queue_position_move(on_shift: AbstractUser) -> None:
+async def test_visitor_sees_queue_position_move(on_shift: User) -> None:
     first, first_token = await database_sync_to_async(conversation_open)(language="nb")
     second, second_token = await database_sync_to_async(conversation_open)(language="nb")
     sockets = []

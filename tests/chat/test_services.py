@@ -1,0 +1,178 @@
+"""Chat services against the real database (PostgreSQL or SQLite, whichever the run uses)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+
+from chat import errors
+from chat.models import Conversation, Message
+from chat.selectors import conversation_get_for_visitor, hash_token
+from chat.services import (
+    conversation_close,
+    conversation_open,
+    conversation_rate,
+    message_send,
+)
+from routing.services import conversation_claim_next, shift_end
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Party = Conversation.Party
+
+
+def test_the_chat_is_closed_when_nobody_is_on_shift(counsellor: User) -> None:
+    with pytest.raises(errors.ServiceClosed):
+        conversation_open(language="nb")
+
+
+def test_token_is_stored_only_as_a_hash(on_shift: User) -> None:
+    conversation, token = conversation_open(language="nn")
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert stored.visitor_token_hash == hash_token(token)
+    assert token not in stored.visitor_token_hash
+    assert conversation_get_for_visitor(token=token).pk == conversation.pk
+    with pytest.raises(errors.ConversationNotFound):
+        conversation_get_for_visitor(token=token + "x")
+
+
+def test_first_visitor_message_queues_the_chat(on_shift: User) -> None:
+    conversation, _token = conversation_open(language="nb")
+    assert conversation.status == Conversation.Status.NEW
+    result = message_send(
+        conversation_id=conversation.pk, party=Party.VISITOR, body="  Hei  ", client_id="a"
+    )
+    assert (result.message.seq, result.message.body, result.created) == (1, "Hei", True)
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.WAITING
+    assert conversation.queued_at is not None
+
+
+def test_same_client_id_stores_one_message(on_shift: User) -> None:
+    conversation, _token = conversation_open(language="nb")
+    first = message_send(
+        conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="same"
+    )
+    again = message_send(
+        conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="same"
+    )
+    assert again.created is False
+    assert again.message.pk == first.message.pk
+    assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "client_id", "error"),
+    [
+        ("", "a", errors.EmptyMessage),
+        ("   \n ", "a", errors.EmptyMessage),
+        ("x" * 2001, "a", errors.MessageTooLong),
+        ("hei", "", errors.InvalidClientId),
+        ("hei", "x" * 65, errors.InvalidClientId),
+        ("hei", "tab\there", errors.InvalidClientId),
+    ],
+)
+def test_bad_messages_are_refused_and_nothing_is_stored(
+    on_shift: User, body: str, client_id: str, error: type[errors.DomainError]
+) -> None:
+    conversation, _token = conversation_open(language="nb")
+    with pytest.raises(error):
+        message_send(
+            conversation_id=conversation.pk, party=Party.VISITOR, body=body, client_id=client_id
+        )
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_sequence_numbers_have_no_gaps_or_duplicates_under_concurrency(on_shift: User) -> None:
+    conversation, _token = conversation_open(language="nb")
+    failures: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for n in range(15):
+                message_send(
+                    conversation_id=conversation.pk,
+                    party=Party.VISITOR,
+                    body=f"{name} {n}",
+                    client_id=f"{name}-{n}",
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(f"t{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    seqs = list(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    assert sorted(seqs) == list(range(1, 61))
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 60
+
+
+def test_counsellor_writes_only_in_own_active_chats(on_shift: User, other_counsellor: User) -> None:
+    conversation, _token = conversation_open(language="nb")
+    message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
+    with pytest.raises(errors.NotYourConversation):
+        message_send(
+            conversation_id=conversation.pk,
+            party=Party.COUNSELLOR,
+            body="Hei",
+            client_id="c",
+            author=on_shift,
+        )
+    conversation_claim_next(counsellor=on_shift)
+    with pytest.raises(errors.NotYourConversation):
+        message_send(
+            conversation_id=conversation.pk,
+            party=Party.COUNSELLOR,
+            body="Hei",
+            client_id="c",
+            author=other_counsellor,
+        )
+    sent = message_send(
+        conversation_id=conversation.pk,
+        party=Party.COUNSELLOR,
+        body="Hei fra Kari",
+        client_id="c",
+        author=on_shift,
+    )
+    assert (sent.message.seq, sent.message.author_id) == (3, on_shift.pk)
+
+
+def test_leaving_the_queue_is_abandoned_and_not_rated(on_shift: User) -> None:
+    conversation, _token = conversation_open(language="nb")
+    message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
+    assert conversation_close(conversation_id=conversation.pk, party=Party.VISITOR) is True
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.ABANDONED
+    assert conversation.rating_offered is False
+    with pytest.raises(errors.RatingNotOffered):
+        conversation_rate(conversation_id=conversation.pk, value="up")
+    assert conversation_close(conversation_id=conversation.pk, party=Party.VISITOR) is False
+
+
+def test_closed_chat_offers_rating_and_takes_no_more_messages(on_shift: User) -> None:
+    conversation, _token = conversation_open(language="nb")
+    message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
+    conversation_claim_next(counsellor=on_shift)
+    conversation_close(
+        conversation_id=conversation.pk, party=Party.COUNSELLOR, actor_id=on_shift.pk
+    )
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.closed_by) == ("closed", "counsellor")
+    assert conversation.rating_offered is True
+    with pytest.raises(errors.ConversationClosed):
+        message_send(
+            conversation_id=conversation.pk, party=Party.VISITOR, body="Hallo?", client_id="v2"
+        )
+    conversation_rate(conversation_id=conversation.pk, value="down")
+    conversation.refresh_from_db()
+    assert conversation.rating == "down"
+    # The counsellor can end the shift once no chat is active.
+    shift_end(counsellor=on_shift)
