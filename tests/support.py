@@ -64,13 +64,20 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def restart(self) -> LiveServer:
+        """Stop (if running) and start again on the same port, as a deploy would."""
+        self.stop()
+        fresh = start_server(port=self.port)
+        self.process = fresh.process
+        return self
 
-def start_server(log_dir: Path | None = None) -> LiveServer:
-    port = free_port()
-    log_dir = log_dir or ROOT / "var" / "test-logs"
+
+def start_server(port: int | None = None) -> LiveServer:
+    port = port or free_port()
+    log_dir = ROOT / "var" / "test-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"server-{port}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(port)],
             cwd=ROOT,

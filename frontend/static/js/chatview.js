@@ -56,7 +56,13 @@ export class ChatView {
     return item;
   }
 
-  setState(item, text, when) {
+  scrollToEnd() {
+    const box = this.list.parentElement;
+    if (box) box.scrollTop = box.scrollHeight;
+  }
+
+  setState(item, text, when, state) {
+    if (state) item.dataset.state = state;
     const meta = item.querySelector(".vv-msg__meta");
     if (meta) meta.textContent = [when, text].filter(Boolean).join(" · ");
   }
@@ -67,6 +73,7 @@ export class ChatView {
     this.lastSeq = message.seq;
     const own = message.sender === this.party;
     const item = this.node(message, own ? this.strings.sent : "");
+    if (own) item.dataset.state = "sent";
     const waiting = own && message.client_id ? this.pending.get(message.client_id) : null;
     if (waiting) {
       waiting.node.remove();
@@ -75,6 +82,7 @@ export class ChatView {
     // Keep still-unsent messages last.
     const firstPending = this.list.querySelector(".vv-msg--pending");
     this.list.insertBefore(item, firstPending);
+    this.scrollToEnd();
     this.scheduleSeen();
     return true;
   }
@@ -84,8 +92,10 @@ export class ChatView {
     const clientId = newClientId();
     const item = this.node({ sender: this.party, body, seq: 0 }, this.strings.sending);
     item.classList.add("vv-msg--pending");
+    item.dataset.state = "sending";
     item.dataset.clientId = clientId;
     this.list.append(item);
+    this.scrollToEnd();
     this.pending.set(clientId, { body, node: item });
     this.flush();
   }
@@ -100,12 +110,13 @@ export class ChatView {
 
   ack(frame) {
     const entry = this.pending.get(frame.client_id);
-    if (entry) this.setState(entry.node, this.strings.sent, "");
+    if (entry) this.setState(entry.node, this.strings.sent, "", "sent");
   }
 
   receipt(seq) {
     for (const item of this.list.querySelectorAll(".vv-msg--own[data-seq]")) {
       if (Number(item.dataset.seq) <= seq) {
+        item.dataset.state = "delivered";
         const meta = item.querySelector(".vv-msg__meta");
         if (meta && !meta.textContent.endsWith(this.strings.delivered)) {
           meta.textContent = meta.textContent.replace(this.strings.sent, this.strings.delivered);

@@ -95,7 +95,7 @@ function openChat(summary) {
   const label = root.querySelector("[data-role=label]");
   label.htmlFor = inputId;
   label.textContent = strings.message_label;
-  root.querySelector("[data-role=messages]").setAttribute("aria-labelledby", titleId);
+  root.querySelector("[data-role=log]").setAttribute("aria-labelledby", titleId);
   root.querySelector("[data-role=send]").textContent = strings.send;
   root.querySelector("[data-role=end]").textContent = strings.end_chat;
   root.querySelector("[data-role=dismiss]").textContent = strings.dismiss;

@@ -1,0 +1,193 @@
+"""The pages in real headless Chromium (Debian's), against a real server process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from chat.models import Conversation
+from tests.conftest import make_staff
+from tests.support import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE_SOURCE = (ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js").read_text()
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM calls (and
+    # pytest-django's flush) are plain synchronous code, so Django's async-safety guard is
+    # lifted while this module's browser runs, and restored after.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    page.evaluate(AXE_SOURCE)
+    result: list[dict[str, Any]] = page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")),
+            }));
+        }""",
+        WCAG_TAGS,
+    )
+    return result
+
+
+def log_in(page: Page, server: LiveServer, username: str) -> None:
+    page.goto(f"{server.url}/veileder/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "test-pass-123")
+    page.locator("main button[type=submit]").click()
+    expect(page.locator("#shift-status")).not_to_be_empty()
+
+
+def tab_to(page: Page, element_id: str, limit: int = 30) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
+
+
+def test_visitor_and_counsellor_chat_and_rate(live_server_proc: LiveServer, browser: Browser) -> None:
+    server = live_server_proc
+    make_staff("kari", "counsellor", first_name="Kari")
+    desk = browser.new_context().new_page()
+    log_in(desk, server, "kari")
+    desk.click("#shift-start")
+    expect(desk.locator("#shift-end")).to_be_visible()
+
+    visitor = browser.new_context().new_page()
+    visitor.goto(f"{server.url}/")
+    expect(visitor.locator("html")).to_have_attribute("lang", "nb")
+    expect(visitor.locator("#service-state [data-state=open]")).to_be_visible()
+    assert axe_violations(visitor) == []
+
+    # Keyboard only: Tab to the message field, type, Enter sends.
+    tab_to(visitor, "message-input")
+    visitor.keyboard.type("Hei! Jeg lurer på hvordan jeg blir elektriker.")
+    visitor.keyboard.press("Enter")
+    expect(visitor.locator("#chat")).to_have_attribute("data-status", "waiting")
+    expect(visitor.locator("#queue-status")).not_to_be_empty()
+    expect(desk.locator("#queue-count")).to_have_text("1")
+
+    desk.click("#take-next")
+    chat = desk.locator("article[data-conversation]")
+    expect(chat.locator(".vv-msg--visitor .vv-msg__body")).to_have_text(
+        "Hei! Jeg lurer på hvordan jeg blir elektriker."
+    )
+    expect(visitor.locator("#chat")).to_have_attribute("data-status", "active")
+    expect(visitor.locator(".vv-msg--system")).to_contain_text("Kari")
+
+    visitor.locator("#message-input").press_sequentially("Hvor lang", delay=30)
+    expect(chat.locator("[data-role=typing]")).not_to_be_empty()
+    visitor.keyboard.type(" tid tar det?")
+    visitor.keyboard.press("Enter")
+    expect(chat.locator(".vv-msg--visitor .vv-msg__body").last).to_have_text(
+        "Hvor lang tid tar det?"
+    )
+
+    reply = "Vanligvis fire år: to år i skole og to år som lærling."
+    chat.locator("textarea").fill(reply)
+    chat.locator("textarea").press("Enter")
+    expect(visitor.locator(".vv-msg--counsellor .vv-msg__body").last).to_have_text(reply)
+    expect(chat.locator(".vv-msg--own").last).to_have_attribute("data-state", "delivered")
+    expect(visitor.locator(".vv-msg--own").last).to_have_attribute("data-state", "delivered")
+
+    assert axe_violations(desk) == []
+    assert axe_violations(visitor) == []
+
+    visitor.click("#end-chat")
+    expect(chat).to_have_attribute("data-status", "closed")
+    expect(visitor.locator("#rating")).to_be_visible()
+    visitor.click("[data-rating=up]")
+    expect(visitor.locator("#rating")).to_be_hidden()
+    stored = Conversation.objects.get()
+    assert (stored.status, stored.closed_by, stored.rating) == ("closed", "visitor", "up")
+    assert axe_violations(visitor) == []
+
+
+def test_reload_and_server_restart_lose_nothing(live_server_proc: LiveServer, browser: Browser) -> None:
+    server = live_server_proc
+    make_staff("kari", "counsellor", first_name="Kari")
+    desk = browser.new_context().new_page()
+    log_in(desk, server, "kari")
+    desk.click("#shift-start")
+    expect(desk.locator("#shift-end")).to_be_visible()
+    visitor_context = browser.new_context()
+    visitor = visitor_context.new_page()
+    visitor.goto(f"{server.url}/")
+    visitor.fill("#message-input", "Første melding")
+    visitor.press("#message-input", "Enter")
+    desk.click("#take-next")
+    chat = desk.locator("article[data-conversation]")
+    expect(chat.locator(".vv-msg--visitor")).to_have_count(1)
+
+    # The visitor closes the tab and comes back: the whole conversation is there.
+    visitor.close()
+    visitor = visitor_context.new_page()
+    visitor.goto(f"{server.url}/")
+    expect(visitor.locator(".vv-msg--own .vv-msg__body")).to_have_text(["Første melding"])
+
+    # The server restarts; both sides reconnect by themselves and carry on.
+    restarted = server.restart()
+    assert restarted.port == server.port
+    chat.locator("textarea").fill("Er du der fortsatt?")
+    chat.locator("textarea").press("Enter")
+    expect(visitor.locator(".vv-msg--counsellor .vv-msg__body")).to_have_text(
+        ["Er du der fortsatt?"], timeout=20_000
+    )
+    visitor.fill("#message-input", "Ja!")
+    visitor.press("#message-input", "Enter")
+    expect(chat.locator(".vv-msg--visitor .vv-msg__body")).to_have_text(
+        ["Første melding", "Ja!"], timeout=20_000
+    )
+    assert Conversation.objects.get().messages.count() == 4
+
+
+def test_pages_in_nynorsk_and_english(live_server_proc: LiveServer, browser: Browser) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server_proc.url}/")
+    nb_heading = page.locator("h1").inner_text()
+    page.click("button[value=nn]")
+    expect(page.locator("html")).to_have_attribute("lang", "nn")
+    nn_heading = page.locator("h1").inner_text()
+    page.click("button[value=en]")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert page.locator("h1").inner_text() == "Chat with a career counsellor"
+    assert len({nb_heading, nn_heading, "Chat with a career counsellor"}) == 3
+    assert axe_violations(page) == []
+    page.goto(f"{live_server_proc.url}/veileder/logg-inn/")
+    assert axe_violations(page) == []
