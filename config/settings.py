@@ -120,7 +120,9 @@ def _channel_layers() -> dict[str, Any]:
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
-                    "hosts": [url],
+                    # redis-py 8 times out socket reads after 5 s by default, the same as
+                    # channels-redis' blocking receive: give the socket more than that.
+                    "hosts": [{"address": url, "socket_timeout": 15, "socket_connect_timeout": 5}],
                     "prefix": os.environ.get("VEIVALG_CHANNEL_PREFIX", "veivalg"),
                     "capacity": 500,
                     "expiry": 30,

@@ -10,6 +10,7 @@ let onShift = false;
 let waitingCount = 0;
 let connection = null;
 let chatNumber = 0;
+let connected = false; // controls act only once the server has said hello
 
 const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "nb", {
   hour: "2-digit",
@@ -24,7 +25,9 @@ function renderShift() {
   $("shift-status").textContent = onShift ? strings.on_shift : strings.off_shift;
   $("shift-start").hidden = onShift;
   $("shift-end").hidden = !onShift;
-  $("take-next").disabled = !onShift || waitingCount === 0;
+  $("shift-start").disabled = !connected;
+  $("shift-end").disabled = !connected;
+  $("take-next").disabled = !connected || !onShift || waitingCount === 0;
 }
 
 function renderQueue(snapshot) {
@@ -143,6 +146,7 @@ function resumeChat(chat, id) {
 
 const handlers = {
   hello(frame) {
+    connected = true;
     onShift = frame.on_shift;
     renderQueue(frame.queue);
     for (const summary of frame.conversations) openChat(summary);
@@ -197,7 +201,11 @@ const handlers = {
 connection = new Connection("/ws/desk/", {
   onFrame: (frame) => (handlers[frame.type] || (() => {}))(frame),
   onOpen: () => notice(""),
-  onDown: () => notice(strings.reconnecting),
+  onDown: () => {
+    connected = false;
+    renderShift();
+    notice(strings.reconnecting);
+  },
   onStop: () => window.location.assign("/veileder/logg-inn/"),
 });
 connection.connect();
