@@ -81,7 +81,9 @@ def tab_to(page: Page, element_id: str, limit: int = 30) -> None:
     raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
 
 
-def test_visitor_and_counsellor_chat_and_rate(live_server_proc: LiveServer, browser: Browser) -> None:
+def test_visitor_and_counsellor_chat_and_rate(
+    live_server_proc: LiveServer, browser: Browser
+) -> None:
     server = live_server_proc
     make_staff("kari", "counsellor", first_name="Kari")
     desk = browser.new_context().new_page()
@@ -139,7 +141,9 @@ def test_visitor_and_counsellor_chat_and_rate(live_server_proc: LiveServer, brow
     assert axe_violations(visitor) == []
 
 
-def test_reload_and_server_restart_lose_nothing(live_server_proc: LiveServer, browser: Browser) -> None:
+def test_reload_and_server_restart_lose_nothing(
+    live_server_proc: LiveServer, browser: Browser
+) -> None:
     server = live_server_proc
     make_staff("kari", "counsellor", first_name="Kari")
     desk = browser.new_context().new_page()
