@@ -13,6 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from chat.models import Message
 from tests.conftest import session_cookie, using_postgres
@@ -26,7 +27,7 @@ pytestmark = [
         reason="several processes need the shared PostgreSQL + Redis deployment",
     ),
 ]
-ORIGIN = "http://127.0.0.1:8000"
+ORIGIN = Origin("http://127.0.0.1:8000")
 
 
 @pytest.fixture
