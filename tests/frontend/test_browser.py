@@ -103,6 +103,8 @@ def test_visitor_and_counsellor_chat_and_rate(
     visitor.keyboard.press("Enter")
     expect(visitor.locator("#chat")).to_have_attribute("data-status", "waiting")
     expect(visitor.locator("#queue-status")).not_to_be_empty()
+    expect(visitor.locator("#new-chat")).to_be_hidden()
+    expect(visitor.locator("#rating")).to_be_hidden()
     expect(desk.locator("#queue-count")).to_have_text("1")
 
     desk.click("#take-next")
@@ -134,6 +136,8 @@ def test_visitor_and_counsellor_chat_and_rate(
     visitor.click("#end-chat")
     expect(chat).to_have_attribute("data-status", "closed")
     expect(visitor.locator("#rating")).to_be_visible()
+    expect(visitor.locator("#compose")).to_be_hidden()
+    expect(chat.locator("[data-role=compose]")).to_be_hidden()
     visitor.click("[data-rating=up]")
     expect(visitor.locator("#rating")).to_be_hidden()
     stored = Conversation.objects.get()
