@@ -33,3 +33,39 @@ def visitor_cookie_age() -> int:
 
 def resume_batch() -> int:
     return int(setting("RESUME_BATCH"))
+
+
+def auto_assign() -> bool:
+    return bool(setting("AUTO_ASSIGN"))
+
+
+def grace_seconds() -> int:
+    return int(setting("GRACE_SECONDS"))
+
+
+def visitor_grace_seconds() -> int:
+    return int(setting("VISITOR_GRACE_SECONDS"))
+
+
+def county_preference_seconds() -> int:
+    return int(setting("COUNTY_PREFERENCE_SECONDS"))
+
+
+def heartbeat_seconds() -> float:
+    return float(setting("HEARTBEAT_SECONDS"))
+
+
+def presence_timeout_seconds() -> int:
+    return int(setting("PRESENCE_TIMEOUT_SECONDS"))
+
+
+def sweep_seconds() -> float:
+    return float(setting("SWEEP_SECONDS"))
+
+
+def default_chat_seconds() -> int:
+    return int(setting("DEFAULT_CHAT_MINUTES")) * 60
+
+
+def service_phone() -> str:
+    return str(setting("SERVICE_PHONE"))

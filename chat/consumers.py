@@ -7,6 +7,8 @@ socket sees every message exactly once and in order, whatever the layer drops or
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from chat.frames import (
     Resume,
     Seen,
     Take,
+    TransferFrame,
     parse_frame,
 )
 from chat.models import Conversation
@@ -72,6 +75,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.cursors: dict[str, ConversationCursor] = {}
         self.joined: set[str] = set()
         self.language = "nb"
+        self.presence: dict[str, int | None] | None = None
+        self.heartbeat: asyncio.Task[None] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -86,8 +91,42 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.joined.discard(group)
 
     async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat
+        if self.presence is not None:
+            with contextlib.suppress(Exception):
+                await database_sync_to_async(routing_services.presence_disconnect)(
+                    channel_name=self.channel_name
+                )
         for group in list(self.joined):
             await self.leave(group)
+
+    async def start_presence(
+        self, *, user_id: int | None = None, conversation_id: int | None = None
+    ) -> None:
+        """Record this socket as live and keep its heartbeat going (docs/routing.md)."""
+        self.presence = {"user_id": user_id, "conversation_id": conversation_id}
+        await database_sync_to_async(routing_services.presence_connect)(
+            channel_name=self.channel_name, **self.presence
+        )
+        self.heartbeat = asyncio.create_task(self.beat())
+
+    async def beat(self) -> None:
+        assert self.presence is not None
+        while True:
+            await asyncio.sleep(conf.heartbeat_seconds())
+            try:
+                alive = await database_sync_to_async(routing_services.presence_heartbeat)(
+                    channel_name=self.channel_name
+                )
+                if not alive:
+                    await database_sync_to_async(routing_services.presence_connect)(
+                        channel_name=self.channel_name, **self.presence
+                    )
+            except Exception:
+                log.warning("heartbeat failed; retrying", exc_info=True)
 
     async def send_error(
         self, code: str, message: str, detail: str = "", ref: str | None = None
@@ -178,7 +217,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
         if event["conversation"] in self.cursors:
-            await self.send_json({**event, "type": "status"})
+            frame = {key: value for key, value in event.items() if key != "counsellor_id"}
+            await self.send_json({**frame, "type": "status"})
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
         if event["conversation"] in self.cursors and event["party"] != self.party:
@@ -266,22 +306,34 @@ class VisitorConsumer(ChatConsumer):
         key = events.public_key(conversation.public_id)
         self.cursors[key] = ConversationCursor(conversation.pk, key)
         await self.join(events.conversation_group(conversation.public_id))
+        await self.start_presence(conversation_id=conversation.pk)
         await self.accept()
         await self.send_json(await database_sync_to_async(self.hello)(conversation.pk))
 
     def hello(self, conversation_id: int) -> dict[str, Any]:
         conversation = Conversation.objects.select_related("counsellor").get(pk=conversation_id)
         position = routing_selectors.queue_position(conversation=conversation)
+        state = routing_selectors.service_state()
+        queue = None
+        if position is not None:
+            event = routing_events.position_event(
+                events.public_key(conversation.public_id),
+                position,
+                len(routing_selectors.queue_waiting()),
+                routing_selectors.wait_estimator(),
+                state,
+            )
+            queue = {k: v for k, v in event.items() if k not in {"type", "conversation"}}
+        status = events.status_event(conversation)
+        del status["counsellor_id"]  # type: ignore[misc]
         return {
-            **events.status_event(conversation),
+            **status,
             "type": "hello",
             "role": "visitor",
             "language": conversation.language,
             "rating": conversation.rating,
-            "queue": None
-            if position is None
-            else {"position": position, "waiting": len(routing_selectors.queue_waiting())},
-            "service_open": routing_selectors.service_is_open(),
+            "queue": queue,
+            "service_open": state.open,
         }
 
     async def cursor_for(self, key: str | None) -> ConversationCursor:
@@ -305,10 +357,20 @@ class VisitorConsumer(ChatConsumer):
 
 
 def _desk_summary(conversation: Conversation) -> dict[str, Any]:
+    notes = [
+        {
+            "from": t.from_counsellor.first_name if t.from_counsellor else "",
+            "note": t.note,
+            "at": t.created_at.isoformat(),
+        }
+        for t in conversation.transfers.select_related("from_counsellor").order_by("created_at")
+    ]
     return {
         "conversation": events.public_key(conversation.public_id),
         "status": conversation.status,
         "language": conversation.language,
+        "county": conversation.visitor_county,
+        "notes": notes,
         "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,
         "assigned_at": conversation.assigned_at.isoformat() if conversation.assigned_at else None,
         "last_seq": conversation.last_seq,
@@ -341,6 +403,7 @@ class DeskConsumer(ChatConsumer):
             user_id=user_id
         ):
             await self.track(conversation)
+        await self.start_presence(user_id=user_id)
         await self.accept()
         await self.send_json(await database_sync_to_async(self.hello)(user_id))
 
@@ -349,6 +412,7 @@ class DeskConsumer(ChatConsumer):
             "type": "hello",
             "role": "counsellor",
             "name": self.user.first_name or self.user.get_username(),
+            "username": self.user.get_username(),
             "on_shift": routing_selectors.counsellor_is_on_shift(user_id=user_id),
             "limit": conf.max_active_chats(),
             "conversations": [
@@ -407,11 +471,41 @@ class DeskConsumer(ChatConsumer):
         )
         await self.assigned(conversation, frame.ref)
 
+    async def on_conversation_transfer(self, frame: TransferFrame) -> None:
+        await database_sync_to_async(routing_services.conversation_transfer)(
+            counsellor=self.user,
+            public_id=frame.conversation,
+            to_username=frame.to,
+            note=frame.note,
+        )
+        await self.send_json(
+            {"type": "transferred", "conversation": frame.conversation, "ref": frame.ref}
+        )
+
     async def assigned(self, conversation: Conversation, ref: str | None = None) -> None:
         await self.track(conversation)
-        await self.send_json(
-            {"type": "conversation.assigned", **_desk_summary(conversation), "ref": ref}
-        )
+        summary = await database_sync_to_async(_desk_summary)(conversation)
+        await self.send_json({"type": "conversation.assigned", **summary, "ref": ref})
+
+    async def drop(self, key: str) -> None:
+        cursor = self.cursors.pop(key, None)
+        if cursor is not None:
+            await self.leave(events.conversation_group(key))
+            await self.send_json({"type": "conversation.unassigned", "conversation": key})
+
+    async def counsellor_unassigned(self, event: routing_events.CounsellorUnassignedEvent) -> None:
+        await self.drop(event["conversation"])
+
+    async def chat_status(self, event: events.ChatStatusEvent) -> None:
+        # Re-check on every status: a chat handed to someone else leaves this desk.
+        if (
+            event["conversation"] in self.cursors
+            and event["counsellor_id"] != self.user.pk
+            and event["status"] in {Conversation.Status.WAITING, Conversation.Status.ACTIVE}
+        ):
+            await self.drop(event["conversation"])
+            return
+        await super().chat_status(event)
 
     async def counsellor_assigned(self, event: events.CounsellorAssignedEvent) -> None:
         if event["conversation"] in self.cursors:

@@ -95,3 +95,25 @@ class AlreadyTaken(DomainError):
     code = "already_taken"
     message = _("Another counsellor has already taken that chat.")
     http_status = 409
+
+
+class TransferTargetUnavailable(DomainError):
+    code = "transfer_target_unavailable"
+    message = _("That colleague is not on shift, not connected or has no free capacity.")
+    http_status = 409
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    message = _("You do not have access to do that.")
+    http_status = 403
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+    message = _("Give a reason.")
+
+
+class InvalidCounty(DomainError):
+    code = "invalid_county"
+    message = _("Unknown county.")

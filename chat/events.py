@@ -38,6 +38,7 @@ class ChatMessageEvent(TypedDict):
 class ChatStatusEvent(TypedDict):
     type: Literal["chat.status"]
     conversation: str
+    counsellor_id: int | None  # for the desks' permission re-check; never sent to clients
     status: str
     counsellor_name: str
     closed_by: str
@@ -124,6 +125,7 @@ def status_event(conversation: Conversation) -> ChatStatusEvent:
     return {
         "type": "chat.status",
         "conversation": public_key(conversation.public_id),
+        "counsellor_id": conversation.counsellor_id,
         "status": conversation.status,
         "counsellor_name": counsellor_display_name(conversation),
         "closed_by": conversation.closed_by,

@@ -70,13 +70,32 @@ class Take(Frame):
     conversation: str = Field(max_length=64)
 
 
+class TransferFrame(Frame):
+    type: Literal["conversation.transfer"]
+    conversation: str = Field(max_length=64)
+    to: str | None = Field(default=None, max_length=150)
+    note: str = Field(default="", max_length=2000)
+
+
 VISITOR_FRAMES: dict[str, type[Frame]] = {
     f.model_fields["type"].annotation.__args__[0]: f  # type: ignore[union-attr]
     for f in (Ping, Resume, MessageSend, Typing, Seen, Close, Rate)
 }
 DESK_FRAMES: dict[str, type[Frame]] = {
     f.model_fields["type"].annotation.__args__[0]: f  # type: ignore[union-attr]
-    for f in (Ping, Resume, MessageSend, Typing, Seen, Close, ShiftStart, ShiftEnd, TakeNext, Take)
+    for f in (
+        Ping,
+        Resume,
+        MessageSend,
+        Typing,
+        Seen,
+        Close,
+        ShiftStart,
+        ShiftEnd,
+        TakeNext,
+        Take,
+        TransferFrame,
+    )
 }
 
 

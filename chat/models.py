@@ -28,6 +28,13 @@ class Conversation(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     language = models.CharField(max_length=8, default="nb")
+    # Self-reported and optional; SSB county code. Used for county preference and statistics.
+    visitor_county = models.CharField(max_length=2, blank=True)
+    # The handling counsellor's county at assignment time (for statistics and cost sharing).
+    counsellor_county = models.CharField(max_length=2, blank=True)
+    # Higher first (crisis-flagged chats); then requeued chats; then the longest-waiting.
+    priority = models.SmallIntegerField(default=0)
+    requeued = models.BooleanField(default=False)
     # SHA-256 of the visitor's random token; the token itself lives only in their cookie.
     visitor_token_hash = models.CharField(max_length=64, unique=True)
     counsellor = models.ForeignKey(
@@ -49,7 +56,10 @@ class Conversation(models.Model):
     rating = models.CharField(max_length=8, choices=Rating.choices, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "queued_at"], name="conv_status_queued")]
+        indexes = [
+            models.Index(fields=["status", "queued_at"], name="conv_status_queued"),
+            models.Index(fields=["counsellor", "status"], name="conv_counsellor_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.status})"

@@ -14,6 +14,7 @@ from chat.errors import (
     ConversationClosed,
     EmptyMessage,
     InvalidClientId,
+    InvalidCounty,
     MessageTooLong,
     NotYourConversation,
     RatingNotOffered,
@@ -34,13 +35,15 @@ class SendResult:
     created: bool
 
 
-def conversation_open(*, language: str) -> tuple[Conversation, str]:
+def conversation_open(*, language: str, county: str = "") -> tuple[Conversation, str]:
     """Open a conversation for a new visitor; returns it with the visitor's raw token."""
+    if county and county not in {c.code for c in routing_selectors.current_counties()}:
+        raise InvalidCounty
     if not routing_selectors.service_is_open():
         raise ServiceClosed
     token = secrets.token_urlsafe(32)
     conversation = Conversation.objects.create(
-        language=language, visitor_token_hash=hash_token(token)
+        language=language, visitor_county=county, visitor_token_hash=hash_token(token)
     )
     return conversation, token
 

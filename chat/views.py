@@ -33,6 +33,7 @@ def _describe(conversation: Conversation) -> dict[str, Any]:
         "conversation": events.public_key(conversation.public_id),
         "status": conversation.status,
         "language": conversation.language,
+        "county": conversation.visitor_county,
         "last_seq": conversation.last_seq,
         "websocket": "/ws/chat/",
     }
@@ -64,6 +65,7 @@ def conversation_view(request: HttpRequest) -> HttpResponse:
         except ConversationNotFound as exc:
             return _error(exc)
     language = translation.get_language() or settings.LANGUAGE_CODE
+    county = ""
     if request.body:
         try:
             payload = json.loads(request.body)
@@ -72,6 +74,9 @@ def conversation_view(request: HttpRequest) -> HttpResponse:
         if not isinstance(payload, dict):
             return _bad_request("invalid_request", "The request body is a JSON object.")
         language = payload.get("language", language)
+        county = payload.get("county") or ""
+        if not isinstance(county, str):
+            return _bad_request("invalid_county", 'county is an SSB county code, e.g. "31".')
     if language not in {code for code, _name in settings.LANGUAGES}:
         return _bad_request("invalid_language", "language is one of nb, nn, en.")
     try:
@@ -81,7 +86,7 @@ def conversation_view(request: HttpRequest) -> HttpResponse:
     except ConversationNotFound:
         pass
     try:
-        conversation, token = services.conversation_open(language=language)
+        conversation, token = services.conversation_open(language=language, county=county)
     except DomainError as exc:
         return _error(exc)
     response = JsonResponse(_describe(conversation), status=201)

@@ -1,11 +1,15 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+"""ASGI entry point: HTTP through Django, WebSockets through Channels, and a lifespan that runs
+the routing sweeper (grace periods, abandoned visitors, county-preference expiry) per process.
 
 WebSocket URL patterns live in each app's ``urls.py`` as ``websocket_urlpatterns``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -17,10 +21,30 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.urls import websocket_urlpatterns as chat_ws  # noqa: E402
+from routing import sweeper  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(chat_ws))),
     }
 )
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "lifespan":
+        await router(scope, receive, send)
+        return
+    task: asyncio.Task[None] | None = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            task = asyncio.create_task(sweeper.run_forever())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -187,6 +187,16 @@ VEIVALG = {
     "VISITOR_COOKIE_NAME": "veivalg_visitor",
     "VISITOR_COOKIE_AGE": int(os.environ.get("VEIVALG_VISITOR_COOKIE_AGE", str(24 * 3600))),
     "RESUME_BATCH": 500,
+    # Routing (docs/routing.md).
+    "AUTO_ASSIGN": _env_bool("VEIVALG_AUTO_ASSIGN", True),
+    "GRACE_SECONDS": int(os.environ.get("VEIVALG_GRACE_SECONDS", "90")),
+    "VISITOR_GRACE_SECONDS": int(os.environ.get("VEIVALG_VISITOR_GRACE_SECONDS", "120")),
+    "COUNTY_PREFERENCE_SECONDS": int(os.environ.get("VEIVALG_COUNTY_PREFERENCE_SECONDS", "60")),
+    "HEARTBEAT_SECONDS": float(os.environ.get("VEIVALG_HEARTBEAT_SECONDS", "20")),
+    "PRESENCE_TIMEOUT_SECONDS": int(os.environ.get("VEIVALG_PRESENCE_TIMEOUT_SECONDS", "60")),
+    "SWEEP_SECONDS": float(os.environ.get("VEIVALG_SWEEP_SECONDS", "5")),
+    "DEFAULT_CHAT_MINUTES": int(os.environ.get("VEIVALG_DEFAULT_CHAT_MINUTES", "15")),
+    "SERVICE_PHONE": os.environ.get("VEIVALG_SERVICE_PHONE", ""),
 }
 
 LOGGING: dict[str, Any] = {

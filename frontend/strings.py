@@ -11,6 +11,18 @@ def _common() -> dict[str, str]:
         "system_closed_by_visitor": _("The visitor ended the chat."),
         "system_closed_by_counsellor": _("The counsellor ended the chat."),
         "system_closed_by_system": _("The chat was ended."),
+        "system_counsellor_lost": _(
+            "The counsellor lost the connection. You are back at the front of the queue."
+        ),
+        "system_transferred": _("%(name)s has taken over the chat."),
+        "system_transferred_to_queue": _(
+            "The chat was passed on. You are at the front of the queue."
+        ),
+        "system_visitor_left": _("The visitor left before a counsellor was free."),
+        "system_closed_unserved": _(
+            "The chat has closed for today before a counsellor was free. Please come back when "
+            "we are open."
+        ),
         "you": _("You"),
         "visitor": _("Visitor"),
         "counsellor": _("Counsellor"),
@@ -31,6 +43,11 @@ def visitor_strings() -> dict[str, str]:
         "queue_position": _("You are number %(position)s in the queue."),
         "queue_next": _("You are next in the queue. A counsellor will be with you soon."),
         "queue_wait": _("A counsellor will answer as soon as possible. Keep this page open."),
+        "queue_wait_minutes": _("Expected wait: about %(minutes)s min."),
+        "past_closing": _(
+            "You may not reach a counsellor before the chat closes at %(time)s. You can keep "
+            "waiting, or contact your county's career centre."
+        ),
         "active": _("You are chatting with %(name)s."),
         "closed": _("The chat has ended. Thank you for talking to us."),
         "abandoned": _("You left the queue."),
@@ -61,4 +78,17 @@ def desk_strings() -> dict[str, str]:
         "new_chat": _("New chat assigned."),
         "no_chats": _("You have no active chats. Take the next one from the queue."),
         "dismiss": _("Remove from desk"),
+        "transfer_to": _("Hand over to"),
+        "transfer_queue": _("Back to the queue"),
+        "transfer_note": _("Note for the next counsellor"),
+        "transfer": _("Hand over"),
+        "transferred_away": _("You handed over this chat."),
+        "note_from": _("Note from %(name)s: %(note)s"),
+        "county": _("County: %(county)s"),
+        "requeued": _("back in the queue"),
+        "status_connected": _("connected"),
+        "status_grace": _("reconnecting"),
+        "status_away": _("away"),
+        "load": _("%(active)s of %(limit)s chats"),
+        "colleagues": _("On shift"),
     }

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import formats, timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from chat import conf
 from frontend import strings
 from routing import selectors as routing_selectors
+
+
+def _when(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    day = formats.date_format(local, "l j. F")
+    return f"{day} {formats.time_format(local, 'H:i')}"
+
+
+def _service_context() -> dict[str, Any]:
+    state = routing_selectors.service_state()
+    context: dict[str, Any] = {
+        "service": state,
+        "next_opening": _when(state.next_opening),
+        "closes_at": formats.time_format(timezone.localtime(state.closes_at), "H:i")
+        if state.closes_at
+        else "",
+        "phone": conf.service_phone(),
+        "counties": routing_selectors.current_counties(),
+        "wait_minutes": None,
+        "past_closing": False,
+    }
+    if state.open:
+        waiting = len(routing_selectors.queue_waiting())
+        seconds = routing_selectors.wait_estimator().seconds(waiting + 1)
+        if seconds is not None:
+            context["wait_minutes"] = max(1, round(seconds / 60)) if seconds else 0
+            if state.closes_at is not None:
+                left = (state.closes_at - timezone.now()).total_seconds()
+                context["past_closing"] = seconds > left
+    return context
 
 
 @ensure_csrf_cookie
@@ -16,10 +53,7 @@ def visitor_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "frontend/visitor.html",
-        {
-            "service_open": routing_selectors.service_is_open(),
-            "strings": strings.visitor_strings(),
-        },
+        {**_service_context(), "strings": strings.visitor_strings()},
     )
 
 

@@ -1,7 +1,7 @@
 """Real-time events of the queue: the waiting list for counsellors, positions for visitors.
 
-Events carry absolute state (the whole list, "you are number 3"), so a lost or repeated event
-can never leave a wrong number on anyone's screen.
+Events carry absolute state (the whole list, "you are number 3 of 5"), so a lost or repeated
+event can never leave a wrong number on anyone's screen.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 
 from django.db import transaction
+from django.utils import timezone
 
-from chat.events import conversation_group, send_now
+from chat import conf
+from chat.events import conversation_group, counsellor_group, public_key, send_now, send_on_commit
 from routing import selectors
 
 QUEUE_GROUP = "queue"
@@ -19,13 +21,28 @@ QUEUE_GROUP = "queue"
 class QueueItem(TypedDict):
     conversation: str
     language: str
+    county: str
+    priority: int
+    requeued: bool
     queued_at: str
+
+
+class CounsellorItem(TypedDict):
+    username: str
+    name: str
+    county: str
+    active: int
+    limit: int
+    status: str
 
 
 class QueueSnapshotEvent(TypedDict):
     type: Literal["queue.snapshot"]
     waiting: list[QueueItem]
+    counsellors: list[CounsellorItem]
     open: bool
+    reason: str
+    closes_at: str | None
     on_shift: int
 
 
@@ -34,38 +51,106 @@ class QueuePositionEvent(TypedDict):
     conversation: str
     position: int
     waiting: int
+    estimated_wait: int | None
+    closes_at: str | None
+    past_closing: bool
+
+
+class CounsellorUnassignedEvent(TypedDict):
+    type: Literal["counsellor.unassigned"]
+    conversation: str
 
 
 def queue_snapshot() -> QueueSnapshotEvent:
     waiting = selectors.queue_waiting()
+    state = selectors.service_state()
+    counsellors = selectors.counsellors_on_shift()
     return {
         "type": "queue.snapshot",
         "waiting": [
             {
                 "conversation": entry.public_id,
                 "language": entry.language,
+                "county": entry.county,
+                "priority": entry.priority,
+                "requeued": entry.requeued,
                 "queued_at": entry.queued_at.isoformat(),
             }
             for entry in waiting
         ],
-        "open": selectors.service_is_open(),
-        "on_shift": selectors.counsellors_on_shift(),
+        "counsellors": [
+            {
+                "username": c.username,
+                "name": c.name,
+                "county": c.county,
+                "active": c.active,
+                "limit": c.limit,
+                "status": c.status,
+            }
+            for c in counsellors
+        ],
+        "open": state.open,
+        "reason": state.reason,
+        "closes_at": state.closes_at.isoformat() if state.closes_at else None,
+        "on_shift": len(counsellors),
+    }
+
+
+def position_event(
+    key: str,
+    position: int,
+    total: int,
+    estimator: selectors.WaitEstimator,
+    state: selectors.ServiceState,
+) -> QueuePositionEvent:
+    wait = estimator.seconds(position)
+    closes_at = state.closes_at
+    past_closing = bool(
+        closes_at is not None
+        and wait is not None
+        and (closes_at - timezone.now()).total_seconds() < wait
+    )
+    return {
+        "type": "queue.position",
+        "conversation": key,
+        "position": position,
+        "waiting": total,
+        "estimated_wait": wait,
+        "closes_at": closes_at.isoformat() if closes_at else None,
+        "past_closing": past_closing,
     }
 
 
 def broadcast_queue() -> None:
+    """Send every counsellor the queue, and every waiting visitor their place in it."""
     snapshot = queue_snapshot()
     send_now(QUEUE_GROUP, dict(snapshot))
     total = len(snapshot["waiting"])
+    if not total:
+        return
+    estimator = selectors.wait_estimator()
+    state = selectors.service_state()
     for position, item in enumerate(snapshot["waiting"], start=1):
-        event: QueuePositionEvent = {
-            "type": "queue.position",
-            "conversation": item["conversation"],
-            "position": position,
-            "waiting": total,
-        }
+        event = position_event(item["conversation"], position, total, estimator, state)
         send_now(conversation_group(item["conversation"]), dict(event))
 
 
+def after_queue_change() -> None:
+    if conf.auto_assign():
+        from routing.dispatch import queue_dispatch  # dispatch builds on these events
+
+        queue_dispatch(broadcast=False)
+    broadcast_queue()
+
+
 def publish_queue_changed() -> None:
-    transaction.on_commit(broadcast_queue)
+    """After commit: assign what can be assigned, then show everyone the new queue."""
+    transaction.on_commit(after_queue_change, robust=True)
+
+
+def publish_unassigned(conversation_public_id: object, counsellor_id: int) -> None:
+    event: CounsellorUnassignedEvent = {
+        "type": "counsellor.unassigned",
+        "conversation": public_key(str(conversation_public_id)),
+    }
+    send_on_commit(counsellor_group(counsellor_id), dict(event))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -8,7 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 
-from routing.services import shift_start
+from routing.models import OpeningHours
+from routing.reference import ensure_reference_data
+from routing.services import presence_connect, shift_start
 from tests.support import LiveServer, start_server
 
 ORIGIN = "http://127.0.0.1:8000"
@@ -24,6 +27,32 @@ def make_staff(username: str, *roles: str, first_name: str = "") -> User:
     return user
 
 
+def set_hours(*intervals: tuple[int, dt.time, dt.time]) -> None:
+    OpeningHours.objects.all().delete()
+    for weekday, opens, closes in intervals:
+        OpeningHours.objects.create(weekday=weekday, opens=opens, closes=closes)
+
+
+def always_open() -> None:
+    set_hours(*[(day, dt.time(0), dt.time(0)) for day in range(7)])
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request: pytest.FixtureRequest) -> None:
+    """Every database test starts with the reference data and a chat open around the clock
+    (tests about opening hours set their own)."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("transactional_db")
+    ensure_reference_data()
+    always_open()
+
+
+def connect_desk(user: User) -> None:
+    """Record a live desk socket for ``user``, as the desk consumer does on connect."""
+    presence_connect(channel_name=f"test-desk-{user.pk}", user_id=user.pk)
+
+
 @pytest.fixture
 def counsellor(transactional_db: None) -> User:
     return make_staff("kari", "counsellor", first_name="Kari")
@@ -35,8 +64,17 @@ def other_counsellor(transactional_db: None) -> User:
 
 
 @pytest.fixture
+def staffed(counsellor: User) -> User:
+    """On shift but with no desk open: the chat is open, nothing is assigned automatically
+    (for tests of manual claims and of the queue itself)."""
+    shift_start(counsellor=counsellor)
+    return counsellor
+
+
+@pytest.fixture
 def on_shift(counsellor: User) -> User:
     shift_start(counsellor=counsellor)
+    connect_desk(counsellor)
     return counsellor
 
 

@@ -28,7 +28,7 @@ def test_the_chat_is_closed_when_nobody_is_on_shift(counsellor: User) -> None:
         conversation_open(language="nb")
 
 
-def test_token_is_stored_only_as_a_hash(on_shift: User) -> None:
+def test_token_is_stored_only_as_a_hash(staffed: User) -> None:
     conversation, token = conversation_open(language="nn")
     stored = Conversation.objects.get(pk=conversation.pk)
     assert stored.visitor_token_hash == hash_token(token)
@@ -38,7 +38,7 @@ def test_token_is_stored_only_as_a_hash(on_shift: User) -> None:
         conversation_get_for_visitor(token=token + "x")
 
 
-def test_first_visitor_message_queues_the_chat(on_shift: User) -> None:
+def test_first_visitor_message_queues_the_chat(staffed: User) -> None:
     conversation, _token = conversation_open(language="nb")
     assert conversation.status == Conversation.Status.NEW
     result = message_send(
@@ -50,7 +50,7 @@ def test_first_visitor_message_queues_the_chat(on_shift: User) -> None:
     assert conversation.queued_at is not None
 
 
-def test_same_client_id_stores_one_message(on_shift: User) -> None:
+def test_same_client_id_stores_one_message(staffed: User) -> None:
     conversation, _token = conversation_open(language="nb")
     first = message_send(
         conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="same"
@@ -75,7 +75,7 @@ def test_same_client_id_stores_one_message(on_shift: User) -> None:
     ],
 )
 def test_bad_messages_are_refused_and_nothing_is_stored(
-    on_shift: User, body: str, client_id: str, error: type[errors.DomainError]
+    staffed: User, body: str, client_id: str, error: type[errors.DomainError]
 ) -> None:
     conversation, _token = conversation_open(language="nb")
     with pytest.raises(error):
@@ -85,7 +85,7 @@ def test_bad_messages_are_refused_and_nothing_is_stored(
     assert not Message.objects.filter(conversation=conversation).exists()
 
 
-def test_sequence_numbers_have_no_gaps_or_duplicates_under_concurrency(on_shift: User) -> None:
+def test_sequence_numbers_have_no_gaps_or_duplicates_under_concurrency(staffed: User) -> None:
     conversation, _token = conversation_open(language="nb")
     failures: list[BaseException] = []
 
@@ -115,7 +115,7 @@ def test_sequence_numbers_have_no_gaps_or_duplicates_under_concurrency(on_shift:
     assert conversation.last_seq == 60
 
 
-def test_counsellor_writes_only_in_own_active_chats(on_shift: User, other_counsellor: User) -> None:
+def test_counsellor_writes_only_in_own_active_chats(staffed: User, other_counsellor: User) -> None:
     conversation, _token = conversation_open(language="nb")
     message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
     with pytest.raises(errors.NotYourConversation):
@@ -124,9 +124,9 @@ def test_counsellor_writes_only_in_own_active_chats(on_shift: User, other_counse
             party=Party.COUNSELLOR,
             body="Hei",
             client_id="c",
-            author=on_shift,
+            author=staffed,
         )
-    conversation_claim_next(counsellor=on_shift)
+    conversation_claim_next(counsellor=staffed)
     with pytest.raises(errors.NotYourConversation):
         message_send(
             conversation_id=conversation.pk,
@@ -140,12 +140,12 @@ def test_counsellor_writes_only_in_own_active_chats(on_shift: User, other_counse
         party=Party.COUNSELLOR,
         body="Hei fra Kari",
         client_id="c",
-        author=on_shift,
+        author=staffed,
     )
-    assert (sent.message.seq, sent.message.author_id) == (3, on_shift.pk)
+    assert (sent.message.seq, sent.message.author_id) == (3, staffed.pk)
 
 
-def test_leaving_the_queue_is_abandoned_and_not_rated(on_shift: User) -> None:
+def test_leaving_the_queue_is_abandoned_and_not_rated(staffed: User) -> None:
     conversation, _token = conversation_open(language="nb")
     message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
     assert conversation_close(conversation_id=conversation.pk, party=Party.VISITOR) is True
@@ -157,13 +157,11 @@ def test_leaving_the_queue_is_abandoned_and_not_rated(on_shift: User) -> None:
     assert conversation_close(conversation_id=conversation.pk, party=Party.VISITOR) is False
 
 
-def test_closed_chat_offers_rating_and_takes_no_more_messages(on_shift: User) -> None:
+def test_closed_chat_offers_rating_and_takes_no_more_messages(staffed: User) -> None:
     conversation, _token = conversation_open(language="nb")
     message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
-    conversation_claim_next(counsellor=on_shift)
-    conversation_close(
-        conversation_id=conversation.pk, party=Party.COUNSELLOR, actor_id=on_shift.pk
-    )
+    conversation_claim_next(counsellor=staffed)
+    conversation_close(conversation_id=conversation.pk, party=Party.COUNSELLOR, actor_id=staffed.pk)
     conversation.refresh_from_db()
     assert (conversation.status, conversation.closed_by) == ("closed", "counsellor")
     assert conversation.rating_offered is True
@@ -175,4 +173,4 @@ def test_closed_chat_offers_rating_and_takes_no_more_messages(on_shift: User) ->
     conversation.refresh_from_db()
     assert conversation.rating == "down"
     # The counsellor can end the shift once no chat is active.
-    shift_end(counsellor=on_shift)
+    shift_end(counsellor=staffed)

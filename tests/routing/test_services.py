@@ -24,9 +24,9 @@ def waiting_chat(body: str = "Hei") -> Conversation:
     return conversation
 
 
-def test_claim_next_takes_the_longest_waiting(on_shift: User, other_counsellor: User) -> None:
+def test_claim_next_takes_the_longest_waiting(staffed: User, other_counsellor: User) -> None:
     chats = [waiting_chat(f"nr {n}") for n in range(3)]
-    taken = [conversation_claim_next(counsellor=on_shift).pk for _ in range(3)]
+    taken = [conversation_claim_next(counsellor=staffed).pk for _ in range(3)]
     assert taken == [c.pk for c in chats]
     shift_start(counsellor=other_counsellor)
     shift_start(counsellor=other_counsellor)  # idempotent: still one shift
@@ -34,38 +34,38 @@ def test_claim_next_takes_the_longest_waiting(on_shift: User, other_counsellor: 
         conversation_claim_next(counsellor=other_counsellor)
 
 
-def test_capacity_limit(on_shift: User) -> None:
+def test_capacity_limit(staffed: User) -> None:
     for _ in range(4):
         waiting_chat()
     for _ in range(3):
-        conversation_claim_next(counsellor=on_shift)
+        conversation_claim_next(counsellor=staffed)
     with pytest.raises(errors.AtCapacity):
-        conversation_claim_next(counsellor=on_shift)
+        conversation_claim_next(counsellor=staffed)
     assert Conversation.objects.filter(status="waiting").count() == 1
 
 
-def test_must_be_on_shift_and_cannot_leave_with_active_chats(on_shift: User) -> None:
+def test_must_be_on_shift_and_cannot_leave_with_active_chats(staffed: User) -> None:
     chat = waiting_chat()
-    conversation_claim(counsellor=on_shift, public_id=str(chat.public_id))
+    conversation_claim(counsellor=staffed, public_id=str(chat.public_id))
     with pytest.raises(errors.ShiftHasActiveChats):
-        shift_end(counsellor=on_shift)
+        shift_end(counsellor=staffed)
     off = make_staff("ingrid", "counsellor")
     waiting_chat()
     with pytest.raises(errors.NotOnShift):
         conversation_claim_next(counsellor=off)
 
 
-def test_a_taken_chat_cannot_be_taken_again(on_shift: User, other_counsellor: User) -> None:
+def test_a_taken_chat_cannot_be_taken_again(staffed: User, other_counsellor: User) -> None:
     shift_start(counsellor=other_counsellor)
     chat = waiting_chat()
-    conversation_claim(counsellor=on_shift, public_id=str(chat.public_id))
+    conversation_claim(counsellor=staffed, public_id=str(chat.public_id))
     with pytest.raises(errors.AlreadyTaken):
         conversation_claim(counsellor=other_counsellor, public_id=str(chat.public_id))
     chat.refresh_from_db()
-    assert chat.counsellor_id == on_shift.pk
+    assert chat.counsellor_id == staffed.pk
 
 
-def test_concurrent_claims_assign_every_chat_exactly_once(on_shift: User) -> None:
+def test_concurrent_claims_assign_every_chat_exactly_once(staffed: User) -> None:
     counsellors = [make_staff(f"c{n}", "counsellor") for n in range(5)]
     for person in counsellors:
         shift_start(counsellor=person)

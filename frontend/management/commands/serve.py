@@ -22,7 +22,7 @@ class Command(BaseCommand):
             port=options["port"],
             log_config=None,  # Django's LOGGING (with the IP filter) is already in force
             access_log=False,
-            lifespan="off",
+            lifespan="on",
             proxy_headers=False,
             server_header=False,
             ws_max_size=1024 * 1024,

@@ -11,6 +11,8 @@ let waitingCount = 0;
 let connection = null;
 let chatNumber = 0;
 let connected = false; // controls act only once the server has said hello
+let myUsername = "";
+let colleagues = [];
 
 const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "nb", {
   hour: "2-digit",
@@ -61,7 +63,53 @@ function renderQueue(snapshot) {
     item.append(text, " ", take);
     list.append(item);
   }
+  colleagues = snapshot.counsellors || [];
+  renderColleagues();
   renderShift();
+}
+
+function renderColleagues() {
+  const list = $("colleagues");
+  list.replaceChildren();
+  for (const person of colleagues) {
+    const item = document.createElement("li");
+    item.dataset.username = person.username;
+    item.dataset.status = person.status;
+    const load = format(strings.load, { active: person.active, limit: person.limit });
+    item.textContent = `${person.name} · ${load} · ${strings[`status_${person.status}`] || person.status}`;
+    list.append(item);
+  }
+  for (const chat of chats.values()) fillTransferTargets(chat);
+}
+
+function fillTransferTargets(chat) {
+  const select = chat.root.querySelector("[data-role=transfer-to]");
+  const current = select.value;
+  select.replaceChildren();
+  const queue = document.createElement("option");
+  queue.value = "";
+  queue.textContent = strings.transfer_queue;
+  select.append(queue);
+  for (const person of colleagues) {
+    if (person.username === myUsername || person.status !== "connected") continue;
+    if (person.active >= person.limit) continue;
+    const option = document.createElement("option");
+    option.value = person.username;
+    option.textContent = `${person.name} (${format(strings.load, { active: person.active, limit: person.limit })})`;
+    select.append(option);
+  }
+  select.value = [...select.options].some((o) => o.value === current) ? current : "";
+}
+
+function renderNotes(chat, notes) {
+  const list = chat.root.querySelector("[data-role=notes]");
+  list.replaceChildren();
+  for (const entry of notes || []) {
+    if (!entry.note) continue;
+    const item = document.createElement("li");
+    item.textContent = format(strings.note_from, { name: entry.from, note: entry.note });
+    list.append(item);
+  }
 }
 
 function renderEmpty() {
@@ -74,8 +122,13 @@ function showStatus(chat, status) {
   chat.root.dataset.status = status;
   const active = status === "active";
   chat.root.querySelector("[data-role=compose]").hidden = !active;
+  chat.root.querySelector("[data-role=transfer]").hidden = !active;
   chat.root.querySelector("[data-role=dismiss]").hidden = active;
-  chat.root.querySelector("[data-role=meta]").textContent = active ? "" : strings.closed;
+  const meta = [];
+  if (chat.county) meta.push(format(strings.county, { county: chat.county }));
+  if (status === "transferred") meta.push(strings.transferred_away);
+  else if (!active) meta.push(strings.closed);
+  chat.root.querySelector("[data-role=meta]").textContent = meta.join(" · ");
   if (!active) chat.view.clearTyping();
   renderEmpty();
 }
@@ -110,8 +163,28 @@ function openChat(summary) {
     send: (frame) => connection.send(frame),
     conversation: id,
   });
-  const chat = { view, root, status: summary.status };
+  const chat = { view, root, status: summary.status, county: summary.county || "" };
   chats.set(id, chat);
+  const transferId = `chat-transfer-${chatNumber}`;
+  const noteId = `chat-note-${chatNumber}`;
+  root.querySelector("[data-role=transfer-summary]").textContent = strings.transfer;
+  const toLabel = root.querySelector("[data-role=transfer-to-label]");
+  toLabel.textContent = strings.transfer_to;
+  toLabel.htmlFor = transferId;
+  root.querySelector("[data-role=transfer-to]").id = transferId;
+  const noteLabel = root.querySelector("[data-role=transfer-note-label]");
+  noteLabel.textContent = strings.transfer_note;
+  noteLabel.htmlFor = noteId;
+  root.querySelector("[data-role=transfer-note]").id = noteId;
+  root.querySelector("[data-role=transfer-send]").textContent = strings.transfer;
+  root.querySelector("[data-role=transfer-form]").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const to = root.querySelector("[data-role=transfer-to]").value || null;
+    const note = root.querySelector("[data-role=transfer-note]").value;
+    connection.send({ type: "conversation.transfer", conversation: id, to, note });
+  });
+  fillTransferTargets(chat);
+  renderNotes(chat, summary.notes);
   const form = root.querySelector("[data-role=compose]");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -147,6 +220,7 @@ function resumeChat(chat, id) {
 const handlers = {
   hello(frame) {
     connected = true;
+    myUsername = frame.username;
     onShift = frame.on_shift;
     renderQueue(frame.queue);
     for (const summary of frame.conversations) openChat(summary);
@@ -161,9 +235,13 @@ const handlers = {
   },
   "conversation.assigned"(frame) {
     const chat = openChat(frame);
+    showStatus(chat, frame.status);
+    renderNotes(chat, frame.notes);
     notice(strings.new_chat);
     resumeChat(chat, frame.conversation);
-    chat.root.querySelector("[data-role=input]").focus();
+    // Never pull focus away from someone typing in another chat.
+    const busy = document.activeElement && ["TEXTAREA", "INPUT", "SELECT"].includes(document.activeElement.tagName);
+    if (!busy) chat.root.querySelector("[data-role=input]").focus();
   },
   resumed(frame) {
     const chat = chats.get(frame.conversation);
@@ -195,6 +273,11 @@ const handlers = {
     notice(frame.message);
   },
   taken() {},
+  transferred() {},
+  "conversation.unassigned"(frame) {
+    const chat = chats.get(frame.conversation);
+    if (chat) showStatus(chat, "transferred");
+  },
   pong() {},
 };
 

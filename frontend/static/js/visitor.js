@@ -38,6 +38,7 @@ function showStatus(frame) {
   status = frame.status;
   counsellorName = frame.counsellor_name || counsellorName;
   chat.dataset.status = status;
+  $("county-field").hidden = true;
   const open = status === "new" || status === "waiting" || status === "active";
   form.hidden = !open;
   endButton.hidden = !open || status === "new";
@@ -52,11 +53,27 @@ function showStatus(frame) {
 
 function showQueue(queue) {
   if (!queue || status !== "waiting") return;
-  say(
+  const parts = [
     queue.position <= 1
       ? strings.queue_next
-      : `${format(strings.queue_position, { position: queue.position })} ${strings.queue_wait}`,
-  );
+      : format(strings.queue_position, { position: queue.position }),
+  ];
+  if (queue.estimated_wait) {
+    parts.push(
+      format(strings.queue_wait_minutes, { minutes: Math.max(1, Math.round(queue.estimated_wait / 60)) }),
+    );
+  } else if (queue.position > 1) {
+    parts.push(strings.queue_wait);
+  }
+  if (queue.past_closing && queue.closes_at) {
+    const time = new Date(queue.closes_at).toLocaleTimeString(document.documentElement.lang, {
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    parts.push(format(strings.past_closing, { time }));
+  }
+  chat.dataset.position = String(queue.position);
+  say(parts.join(" "));
 }
 
 const handlers = {
@@ -110,7 +127,7 @@ async function startConversation() {
   const response = await fetch("/api/chat/", {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify({ language: document.documentElement.lang }),
+    body: JSON.stringify({ language: document.documentElement.lang, county: $("county").value }),
     credentials: "same-origin",
   });
   if (!response.ok) {

@@ -2,35 +2,64 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from routing import selectors
-from routing.services import shift_start
+from routing.models import CounsellorProfile, County, Organisation, ServiceOverride
+from routing.reference import ensure_reference_data
+from routing.services import service_override_set, shift_start
 
 DEMO_PASSWORD = "veivalg-demo"  # noqa: S105 - printed on purpose: demo accounts only
+CENTRAL = "Sentral enhet"
 
-# (username, first name, roles, on shift now)
+# (username, first name, organisation, languages, roles, on shift now)
 DEMO_STAFF = [
-    ("kari", "Kari", [selectors.COUNSELLOR_GROUP], True),
-    ("ola", "Ola", [selectors.COUNSELLOR_GROUP], False),
-    ("ingrid", "Ingrid", [selectors.COUNSELLOR_GROUP], False),
-    ("vaktleder", "Siri", [selectors.SUPERVISOR_GROUP, selectors.COUNSELLOR_GROUP], False),
-    ("statistikk", "Per", [selectors.STATISTICIAN_GROUP], False),
+    ("kari", "Kari", "Karrieresenteret i Trøndelag", "nb,nn", [selectors.COUNSELLOR_GROUP], True),
+    ("ola", "Ola", "Karrieresenteret i Vestland", "nn,nb,en", [selectors.COUNSELLOR_GROUP], False),
+    ("ingrid", "Ingrid", "Karrieresenteret i Innlandet", "nb", [selectors.COUNSELLOR_GROUP], False),
+    (
+        "vaktleder",
+        "Siri",
+        CENTRAL,
+        "nb,nn,en",
+        [selectors.SUPERVISOR_GROUP, selectors.COUNSELLOR_GROUP],
+        False,
+    ),
+    ("statistikk", "Per", CENTRAL, "nb", [selectors.STATISTICIAN_GROUP], False),
 ]
+CENTRE_COUNTIES = {"Trøndelag": "50", "Vestland": "46", "Innlandet": "34"}
+
+
+def _organisations() -> None:
+    Organisation.objects.get_or_create(
+        name=CENTRAL, defaults={"kind": Organisation.Kind.CENTRAL_UNIT}
+    )
+    for county_name, code in CENTRE_COUNTIES.items():
+        Organisation.objects.get_or_create(
+            name=f"Karrieresenteret i {county_name}",
+            defaults={"kind": Organisation.Kind.COUNTY_CENTRE, "county_code": code},
+        )
+    for county in County.objects.filter(centre_url=""):
+        county.centre_url = f"https://veivalg.example/karrieresenter/{county.code}"
+        county.save(update_fields=["centre_url"])
 
 
 class Command(BaseCommand):
-    help = "Create demo counsellors, a supervisor and a statistician, with one shift open now."
+    help = "Create demo counsellors, a supervisor and a statistician, with the chat open now."
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
         with transaction.atomic():
-            for username, first_name, roles, on_shift in DEMO_STAFF:
+            ensure_reference_data()
+            _organisations()
+            for username, first_name, organisation, languages, roles, _shift in DEMO_STAFF:
                 user, created = user_model.objects.get_or_create(
                     username=username, defaults={"first_name": first_name}
                 )
@@ -39,8 +68,33 @@ class Command(BaseCommand):
                     user.save(update_fields=["password"])
                 for role in roles:
                     user.groups.add(Group.objects.get(name=role))
-                if on_shift:
-                    shift_start(counsellor=user)
+                CounsellorProfile.objects.get_or_create(
+                    user=user,
+                    defaults={
+                        "organisation": Organisation.objects.get(name=organisation),
+                        "languages": languages,
+                    },
+                )
+        now = timezone.now()
+        if not ServiceOverride.objects.filter(
+            kind=ServiceOverride.Kind.OPEN, ends_at__gt=now, cancelled_at__isnull=True
+        ).exists():
+            # The demo must be usable at any hour: the supervisor opens the chat ad hoc.
+            service_override_set(
+                actor=user_model.objects.get(username="vaktleder"),
+                kind=ServiceOverride.Kind.OPEN,
+                reason="Demo: åpent for utprøving",
+                until=now + dt.timedelta(hours=12),
+            )
+        for username, *_rest, on_shift in DEMO_STAFF:
+            if on_shift:
+                shift_start(counsellor=user_model.objects.get(username=username))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        for username, _first, roles, _shift in DEMO_STAFF:
-            self.stdout.write(f"  {username:<11} / {DEMO_PASSWORD}   ({', '.join(roles)})")
+        for username, _first, organisation, _langs, roles, _shift in DEMO_STAFF:
+            self.stdout.write(
+                f"  {username:<11} / {DEMO_PASSWORD}   ({', '.join(roles)}; {organisation})"
+            )
+        self.stdout.write(
+            "The chat opens for visitors once a counsellor on shift has the desk open "
+            "(log in as kari)."
+        )
