@@ -164,8 +164,8 @@ def conversation_close(*, conversation_id: int, party: str, actor_id: int | None
             update_fields=["status", "closed_at", "closed_by", "rating_offered", "last_seq"]
         )
         events.publish_status(conversation)
-        if was_waiting:
-            routing_events.publish_queue_changed()
+        # Either the queue got shorter or a counsellor got a free place: dispatch again.
+        routing_events.publish_queue_changed()
     return True
 
 

@@ -26,7 +26,7 @@ from chat.errors import AlreadyTaken
 from chat.models import Conversation
 from chat.services import lock_conversation, message_append_system
 from routing import events, selectors
-from routing.models import CounsellorProfile, DispatchLock, Shift
+from routing.models import CounsellorProfile, DispatchLock, Shift, Transfer
 
 Status = Conversation.Status
 
@@ -77,6 +77,16 @@ def next_pair(now: dt.datetime) -> tuple[int, int] | None:
         )
         if prefers_county:
             eligible = [c for c in available if c.county == entry.county]
+        if entry.requeued:
+            # A chat passed back to the queue does not go straight back to who passed it on.
+            last = (
+                Transfer.objects.filter(conversation_id=entry.pk)
+                .order_by("-created_at", "-id")
+                .values_list("from_counsellor_id", "to_counsellor_id")
+                .first()
+            )
+            if last is not None and last[1] is None:
+                eligible = [c for c in eligible if c.user_id != last[0]]
         if eligible:
             best = min(eligible, key=lambda c: (c.active, c.idle_since, c.user_id))
             return entry.pk, best.user_id

@@ -128,9 +128,11 @@ def presence_disconnect(*, channel_name: str, now: dt.datetime | None = None) ->
             if not others.filter(user_id=row.user_id).exists():
                 _mark_gone(row.user_id, None, now)
             events.publish_queue_changed()
-        elif row.conversation_id is not None:
-            if not others.filter(conversation_id=row.conversation_id).exists():
-                _mark_gone(None, row.conversation_id, now)
+        elif (
+            row.conversation_id is not None
+            and not others.filter(conversation_id=row.conversation_id).exists()
+        ):
+            _mark_gone(None, row.conversation_id, now)
 
 
 # -- claiming ------------------------------------------------------------------------------
