@@ -43,6 +43,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    env: dict[str, str] | None = None
 
     @property
     def url(self) -> str:
@@ -67,12 +68,12 @@ class LiveServer:
     def restart(self) -> LiveServer:
         """Stop (if running) and start again on the same port, as a deploy would."""
         self.stop()
-        fresh = start_server(port=self.port)
+        fresh = start_server(port=self.port, env=self.env)
         self.process = fresh.process
         return self
 
 
-def start_server(port: int | None = None) -> LiveServer:
+def start_server(port: int | None = None, env: dict[str, str] | None = None) -> LiveServer:
     port = port or free_port()
     log_dir = ROOT / "var" / "test-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -81,11 +82,11 @@ def start_server(port: int | None = None) -> LiveServer:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(port)],
             cwd=ROOT,
-            env=server_env(),
+            env={**server_env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(process, port, log_path)
+    server = LiveServer(process, port, log_path, env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
