@@ -82,7 +82,7 @@ async def claimer(ws: ClientConnection, name: str) -> list[str]:
     return taken
 
 
-def outcome(chats: list[int]) -> tuple[Counter[int], Counter[int | None], int]:
+def outcome(chats: list[int]) -> tuple[Counter[int], Counter[int], int]:
     assigned_messages = Counter(
         Message.objects.filter(body="assigned").values_list("conversation_id", flat=True)
     )
