@@ -69,3 +69,7 @@ def default_chat_seconds() -> int:
 
 def service_phone() -> str:
     return str(setting("SERVICE_PHONE"))
+
+
+def alert_wait_seconds() -> int:
+    return int(setting("ALERT_WAIT_SECONDS"))

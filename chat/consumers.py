@@ -66,13 +66,13 @@ def _last_seq(conversation_id: int) -> int:
     return Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    party: str = ""
+class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Strict JSON frames dispatched to ``on_<type>`` handlers; errors become error frames."""
+
     frames: dict[str, type[Frame]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.cursors: dict[str, ConversationCursor] = {}
         self.joined: set[str] = set()
         self.language = "nb"
         self.presence: dict[str, int | None] | None = None
@@ -176,6 +176,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "internal_error", "The server failed; please retry.", ref=frame.ref
             )
 
+    async def on_ping(self, frame: Frame) -> None:
+        await self.send_json({"type": "pong", "ref": frame.ref})
+
+
+class ChatConsumer(FrameConsumer):
+    party: str = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cursors: dict[str, ConversationCursor] = {}
+
     # -- delivery ---------------------------------------------------------------------------
 
     async def send_message(
@@ -229,9 +240,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_json({**event, "type": "receipt"})
 
     # -- frames common to both sides --------------------------------------------------------
-
-    async def on_ping(self, frame: Frame) -> None:
-        await self.send_json({"type": "pong", "ref": frame.ref})
 
     async def on_message_send(self, frame: MessageSend) -> None:
         cursor = await self.cursor_for(frame.conversation)
@@ -519,4 +527,7 @@ class DeskConsumer(ChatConsumer):
         await self.assigned(conversation)
 
     async def queue_snapshot(self, event: routing_events.QueueSnapshotEvent) -> None:
+        await self.send_json(event)
+
+    async def supervisor_message(self, event: routing_events.SupervisorMessageEvent) -> None:
         await self.send_json(event)

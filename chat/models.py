@@ -35,6 +35,9 @@ class Conversation(models.Model):
     # Higher first (crisis-flagged chats); then requeued chats; then the longest-waiting.
     priority = models.SmallIntegerField(default=0)
     requeued = models.BooleanField(default=False)
+    # Set by moderation: a crisis signal (also raises ``priority``) or abuse toward staff.
+    crisis_flagged = models.BooleanField(default=False)
+    abuse_flagged = models.BooleanField(default=False)
     # SHA-256 of the visitor's random token; the token itself lives only in their cookie.
     visitor_token_hash = models.CharField(max_length=64, unique=True)
     counsellor = models.ForeignKey(

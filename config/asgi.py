@@ -22,11 +22,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from chat.urls import websocket_urlpatterns as chat_ws  # noqa: E402
 from routing import sweeper  # noqa: E402
+from routing.urls import websocket_urlpatterns as routing_ws  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(chat_ws))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([*chat_ws, *routing_ws]))
+        ),
     }
 )
 

@@ -197,6 +197,8 @@ VEIVALG = {
     "SWEEP_SECONDS": float(os.environ.get("VEIVALG_SWEEP_SECONDS", "5")),
     "DEFAULT_CHAT_MINUTES": int(os.environ.get("VEIVALG_DEFAULT_CHAT_MINUTES", "15")),
     "SERVICE_PHONE": os.environ.get("VEIVALG_SERVICE_PHONE", ""),
+    # Supervisor dashboard (docs/dashboard.md).
+    "ALERT_WAIT_SECONDS": int(os.environ.get("VEIVALG_ALERT_WAIT_SECONDS", "600")),
 }
 
 LOGGING: dict[str, Any] = {

@@ -91,4 +91,46 @@ def desk_strings() -> dict[str, str]:
         "status_away": _("away"),
         "load": _("%(active)s of %(limit)s chats"),
         "colleagues": _("On shift"),
+        "supervisor_message": _("Message from the supervisor (%(sender)s): %(text)s"),
+    }
+
+
+def dashboard_strings() -> dict[str, str]:
+    return {
+        "open": _("Open"),
+        "closed": _("Closed"),
+        "reason_open": _("open"),
+        "reason_outside_hours": _("outside opening hours"),
+        "reason_holiday": _("closed day"),
+        "reason_closed_early": _("closed early"),
+        "reason_nobody_on_shift": _("nobody on shift"),
+        "none": _("none"),
+        "minutes": _("%(minutes)s min"),
+        "seconds": _("%(seconds)s s"),
+        "status_connected": _("connected"),
+        "status_grace": _("reconnecting"),
+        "status_away": _("away"),
+        "alert_long_wait": _("A visitor has waited %(minutes)s minutes."),
+        "alert_queue_over_capacity": _(
+            "%(waiting)s are waiting, more than the %(capacity)s places on shift."
+        ),
+        "alert_crisis": _("Crisis-flagged chat %(conversation)s."),
+        "alert_abuse": _("Abuse-flagged chat %(conversation)s."),
+        "alert_nobody_on_shift": _("Nobody is on shift during opening hours."),
+        "alert_coverage_gaps": _("%(count)s gaps in the rota in the coming week."),
+        "no_alerts": _("No alerts."),
+        "move": _("Move"),
+        "move_to": _("Move to"),
+        "end": _("End chat"),
+        "end_reason": _("Reason for ending"),
+        "transcript": _("Open transcript"),
+        "crisis": _("crisis"),
+        "abuse": _("abuse"),
+        "done": _("Done."),
+        "no_chats": _("No chats in progress."),
+        "nobody": _("Nobody is on shift."),
+        "not_given": _("not given"),
+        "gap": _("%(from)s to %(to)s"),
+        "supervisor_message": _("Message from the supervisor (%(sender)s): %(text)s"),
+        "reconnecting": _("Connection lost. Reconnecting…"),
     }

@@ -14,5 +14,7 @@ urlpatterns = [
         name="login",
     ),
     path("veileder/logg-ut/", auth_views.LogoutView.as_view(), name="logout"),
+    path("vaktleder/", views.dashboard_page, name="dashboard"),
+    path("vaktleder/samtaler/<uuid:public_id>/", views.transcript_page, name="transcript"),
     path("tilgjengelighet/", views.accessibility_page, name="accessibility"),
 ]

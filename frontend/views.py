@@ -12,8 +12,10 @@ from django.utils import formats, timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from chat import conf
+from chat.errors import DomainError
 from frontend import strings
 from routing import selectors as routing_selectors
+from routing import services as routing_services
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -64,6 +66,46 @@ def desk_page(request: HttpRequest) -> HttpResponse:
     ):
         return render(request, "frontend/forbidden.html", status=403)
     return render(request, "frontend/desk.html", {"strings": strings.desk_strings()})
+
+
+def _is_supervisor(request: HttpRequest) -> bool:
+    return routing_selectors.user_has_role(
+        user_id=request.user.pk, role=routing_selectors.SUPERVISOR_GROUP
+    )
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    if not _is_supervisor(request):
+        return render(request, "frontend/forbidden.html", status=403)
+    county_names = {c.code: c.name for c in routing_selectors.current_counties()}
+    return render(
+        request,
+        "frontend/dashboard.html",
+        {"strings": strings.dashboard_strings(), "county_names": county_names},
+    )
+
+
+@login_required
+def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A transcript, for a supervisor, only after they have stated why (the reason is logged)."""
+    if not _is_supervisor(request):
+        return render(request, "frontend/forbidden.html", status=403)
+    context: dict[str, Any] = {"public_id": public_id}
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            conversation = routing_services.transcript_open(
+                actor=request.user,  # type: ignore[arg-type]
+                public_id=public_id,
+                reason=reason,
+            )
+        except DomainError as exc:
+            context["error"] = exc.message
+            return render(request, "frontend/transcript.html", context, status=exc.http_status)
+        context["conversation"] = conversation
+        context["messages_list"] = list(conversation.messages.order_by("seq"))
+    return render(request, "frontend/transcript.html", context)
 
 
 def accessibility_page(request: HttpRequest) -> HttpResponse:

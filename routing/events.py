@@ -16,6 +16,7 @@ from chat.events import conversation_group, counsellor_group, public_key, send_n
 from routing import selectors
 
 QUEUE_GROUP = "queue"
+DASHBOARD_GROUP = "dashboard"
 
 
 class QueueItem(TypedDict):
@@ -121,10 +122,36 @@ def position_event(
     }
 
 
+class DashboardStateEvent(TypedDict):
+    type: Literal["dashboard.state"]
+    state: dict[str, object]
+
+
+class SupervisorMessageEvent(TypedDict):
+    type: Literal["supervisor.message"]
+    text: str
+    sender: str
+
+
+def broadcast_dashboard() -> None:
+    """The whole dashboard, computed once, to every supervisor (absolute values)."""
+    from routing.dashboard import dashboard_state  # the dashboard reads through these events
+
+    event: DashboardStateEvent = {"type": "dashboard.state", "state": dashboard_state()}
+    send_now(DASHBOARD_GROUP, dict(event))
+
+
+def publish_supervisor_message(text: str, sender: str) -> None:
+    event: SupervisorMessageEvent = {"type": "supervisor.message", "text": text, "sender": sender}
+    send_on_commit(QUEUE_GROUP, dict(event))
+
+
 def broadcast_queue() -> None:
-    """Send every counsellor the queue, and every waiting visitor their place in it."""
+    """Send every counsellor the queue, every waiting visitor their place in it, and every
+    supervisor the dashboard."""
     snapshot = queue_snapshot()
     send_now(QUEUE_GROUP, dict(snapshot))
+    broadcast_dashboard()
     total = len(snapshot["waiting"])
     if not total:
         return

@@ -205,3 +205,22 @@ class DispatchLock(models.Model):
 
     def __str__(self) -> str:
         return "dispatch lock"
+
+
+class AuditEntry(models.Model):
+    """Who did what, when. Never message content: ``detail`` is the actor's stated reason."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=80, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"

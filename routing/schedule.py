@@ -91,3 +91,18 @@ def schedule_state(now: dt.datetime | None = None) -> ScheduleState:
         return ScheduleState(True, "open", current[1], None)
     reason = "holiday" if now.date() in closed else "outside_hours"
     return ScheduleState(False, reason, None, next_opening(now))
+
+
+def schedule_intervals(first_day: dt.date, days: int) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Opening intervals from ``first_day`` for ``days`` days, closures left out."""
+    hours = list(OpeningHours.objects.all())
+    closed = set(
+        Closure.objects.filter(
+            date__gte=first_day, date__lt=first_day + dt.timedelta(days=days)
+        ).values_list("date", flat=True)
+    )
+    return [
+        interval
+        for offset in range(days)
+        for interval in _intervals(first_day + dt.timedelta(days=offset), hours, closed)
+    ]

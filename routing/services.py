@@ -35,7 +35,7 @@ from chat.selectors import parse_public_id
 from chat.services import lock_conversation, message_append_system
 from routing import events, selectors
 from routing.dispatch import assign
-from routing.models import Presence, PresenceGone, ServiceOverride, Shift, Transfer
+from routing.models import AuditEntry, Presence, PresenceGone, ServiceOverride, Shift, Transfer
 
 Status = Conversation.Status
 Party = Conversation.Party
@@ -257,6 +257,11 @@ def _check_supervisor(actor: User) -> None:
         raise Forbidden
 
 
+def audit(*, actor: User | None, action: str, target: str = "", detail: str = "") -> None:
+    """Record a staff action. ``detail`` is a stated reason, never message content."""
+    AuditEntry.objects.create(actor=actor, action=action, target=target[:80], detail=detail[:500])
+
+
 def service_override_set(
     *, actor: User, kind: str, reason: str, until: dt.datetime
 ) -> ServiceOverride:
@@ -266,6 +271,7 @@ def service_override_set(
         raise ReasonRequired
     now = timezone.now()
     with transaction.atomic():
+        audit(actor=actor, action=f"service_{kind}", target=until.isoformat(), detail=reason)
         ServiceOverride.objects.filter(
             cancelled_at__isnull=True, ends_at__gt=now, starts_at__lte=now
         ).update(cancelled_at=now)
@@ -280,10 +286,78 @@ def service_override_cancel(*, actor: User) -> None:
     _check_supervisor(actor)
     now = timezone.now()
     with transaction.atomic():
+        audit(actor=actor, action="service_resume")
         ServiceOverride.objects.filter(
             cancelled_at__isnull=True, ends_at__gt=now, starts_at__lte=now
         ).update(cancelled_at=now)
         events.publish_queue_changed()
+
+
+# -- supervisor actions --------------------------------------------------------------------
+
+
+def _locked_by_public_id(public_id: str) -> Conversation:
+    pk = (
+        Conversation.objects.filter(public_id=parse_public_id(public_id))
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        raise NotYourConversation
+    return lock_conversation(pk)
+
+
+def conversation_move(*, actor: User, public_id: str, to_username: str, reason: str = "") -> None:
+    """A supervisor moves an active chat to another counsellor on shift."""
+    _check_supervisor(actor)
+    with transaction.atomic():
+        conversation = _locked_by_public_id(public_id)
+        if conversation.status != Status.ACTIVE or conversation.counsellor_id is None:
+            raise ConversationClosed
+        current = User.objects.get(pk=conversation.counsellor_id)
+        audit(actor=actor, action="conversation_move", target=str(public_id), detail=to_username)
+    conversation_transfer(
+        counsellor=current, public_id=public_id, to_username=to_username, note=reason
+    )
+
+
+def conversation_end_stuck(*, actor: User, public_id: str, reason: str) -> None:
+    """A supervisor ends a chat that is stuck (e.g. the visitor vanished), with a reason."""
+    _check_supervisor(actor)
+    if not reason.strip():
+        raise ReasonRequired
+    with transaction.atomic():
+        conversation = _locked_by_public_id(public_id)
+        audit(actor=actor, action="conversation_end", target=str(public_id), detail=reason)
+    from chat.services import conversation_close
+
+    conversation_close(conversation_id=conversation.pk, party=Party.SYSTEM)
+
+
+def counsellors_message(*, actor: User, text: str) -> None:
+    """A supervisor's notice to every counsellor's desk (not to visitors)."""
+    _check_supervisor(actor)
+    if not text.strip():
+        raise ReasonRequired
+    with transaction.atomic():
+        audit(actor=actor, action="counsellors_message")
+        events.publish_supervisor_message(text.strip()[:500], actor.first_name or actor.username)
+
+
+def transcript_open(*, actor: User, public_id: str, reason: str) -> Conversation:
+    """A supervisor opens a transcript: only with a stated reason, which is logged."""
+    _check_supervisor(actor)
+    if len(reason.strip()) < 5:
+        raise ReasonRequired
+    conversation = (
+        Conversation.objects.filter(public_id=parse_public_id(public_id))
+        .select_related("counsellor")
+        .first()
+    )
+    if conversation is None:
+        raise NotYourConversation
+    audit(actor=actor, action="transcript_view", target=str(public_id), detail=reason.strip())
+    return conversation
 
 
 # -- the sweeper ---------------------------------------------------------------------------

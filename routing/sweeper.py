@@ -9,6 +9,7 @@ import random
 from channels.db import database_sync_to_async
 
 from chat import conf
+from routing.events import broadcast_dashboard
 from routing.services import queue_sweep
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ async def run_forever() -> None:
         await asyncio.sleep(conf.sweep_seconds() * random.uniform(0.8, 1.2))
         try:
             result = await database_sync_to_async(queue_sweep)()
+            # Waits grow and shifts end with nothing else happening: keep dashboards current.
+            await database_sync_to_async(broadcast_dashboard)()
         except asyncio.CancelledError:
             raise
         except Exception:

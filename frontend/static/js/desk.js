@@ -273,6 +273,9 @@ const handlers = {
     notice(frame.message);
   },
   taken() {},
+  "supervisor.message"(frame) {
+    notice(format(strings.supervisor_message, { sender: frame.sender, text: frame.text }));
+  },
   transferred() {},
   "conversation.unassigned"(frame) {
     const chat = chats.get(frame.conversation);

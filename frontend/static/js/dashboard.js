@@ -1,0 +1,290 @@
+// Supervisor dashboard. Every event carries the whole state: render it, never add to it.
+
+import { Connection, format, loadStrings } from "./connection.js";
+
+const strings = loadStrings();
+const counties = JSON.parse(document.getElementById("vv-counties").textContent);
+const $ = (id) => document.getElementById(id);
+const lang = document.documentElement.lang || "nb";
+const clock = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+const dayClock = new Intl.DateTimeFormat(lang, { weekday: "short", hour: "2-digit", minute: "2-digit" });
+let shownAt = "";
+let connection = null;
+let counsellors = [];
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return strings.none;
+  if (seconds < 60) return format(strings.seconds, { seconds });
+  return format(strings.minutes, { minutes: Math.round(seconds / 60) });
+}
+
+function figure(name, value, text) {
+  const node = document.querySelector(`[data-figure="${name}"]`);
+  node.dataset.value = value === null || value === undefined ? "" : String(value);
+  node.textContent = text === undefined ? String(value ?? strings.none) : text;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  row.append(td);
+  return td;
+}
+
+function send(frame) {
+  frame.ref = String(Date.now());
+  if (!connection.send(frame)) $("dash-notice").textContent = strings.reconnecting;
+}
+
+function renderAlerts(alerts) {
+  const list = $("alerts");
+  list.replaceChildren();
+  for (const alert of alerts) {
+    const item = document.createElement("li");
+    item.dataset.alert = alert.code;
+    const values = { ...alert };
+    if (alert.seconds) values.minutes = Math.round(alert.seconds / 60);
+    if (alert.conversation) values.conversation = alert.conversation.slice(0, 8);
+    item.textContent = format(strings[`alert_${alert.code}`] || alert.code, values);
+    list.append(item);
+  }
+  if (!alerts.length) {
+    const item = document.createElement("li");
+    item.textContent = strings.no_alerts;
+    list.append(item);
+  }
+}
+
+function renderCounsellors(list) {
+  counsellors = list;
+  const body = $("counsellors");
+  body.replaceChildren();
+  for (const person of list) {
+    const row = document.createElement("tr");
+    row.dataset.username = person.username;
+    cell(row, person.name);
+    cell(row, counties[person.county] || person.county || "–");
+    cell(row, `${person.active} / ${person.limit}`).dataset.load = String(person.active);
+    cell(row, strings[`status_${person.status}`] || person.status).dataset.status = person.status;
+    body.append(row);
+  }
+  if (!list.length) {
+    const row = document.createElement("tr");
+    cell(row, strings.nobody).colSpan = 4;
+    body.append(row);
+  }
+}
+
+function renderChats(chats) {
+  const body = $("active-chats");
+  body.replaceChildren();
+  chats.forEach((chat, index) => {
+    const row = document.createElement("tr");
+    row.dataset.conversation = chat.conversation;
+    const flags = [chat.crisis ? strings.crisis : "", chat.abuse ? strings.abuse : ""].filter(Boolean);
+    cell(row, [chat.conversation.slice(0, 8), ...flags].join(" · "));
+    cell(row, chat.counsellor_name || chat.counsellor);
+    cell(row, chat.since ? clock.format(new Date(chat.since)) : "");
+    cell(row, [chat.language, counties[chat.county] || ""].filter(Boolean).join(" / "));
+    const actions = cell(row, "");
+    const moveId = `move-${index}`;
+    const move = document.createElement("form");
+    move.className = "vv-inline-form";
+    const label = document.createElement("label");
+    label.className = "ds-label";
+    label.htmlFor = moveId;
+    label.textContent = strings.move_to;
+    const select = document.createElement("select");
+    select.className = "ds-input";
+    select.id = moveId;
+    for (const person of counsellors) {
+      if (person.username === chat.counsellor || person.status !== "connected") continue;
+      const option = document.createElement("option");
+      option.value = person.username;
+      option.textContent = person.name;
+      select.append(option);
+    }
+    const moveButton = document.createElement("button");
+    moveButton.className = "ds-button";
+    moveButton.dataset.variant = "secondary";
+    moveButton.dataset.size = "sm";
+    moveButton.type = "submit";
+    moveButton.textContent = strings.move;
+    moveButton.disabled = select.options.length === 0;
+    move.append(label, select, moveButton);
+    move.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send({ type: "conversation.move", conversation: chat.conversation, to: select.value });
+    });
+    const end = document.createElement("form");
+    end.className = "vv-inline-form";
+    const reasonId = `end-${index}`;
+    const reasonLabel = document.createElement("label");
+    reasonLabel.className = "ds-label";
+    reasonLabel.htmlFor = reasonId;
+    reasonLabel.textContent = strings.end_reason;
+    const reason = document.createElement("input");
+    reason.className = "ds-input";
+    reason.id = reasonId;
+    reason.required = true;
+    const endButton = document.createElement("button");
+    endButton.className = "ds-button";
+    endButton.dataset.variant = "secondary";
+    endButton.dataset.size = "sm";
+    endButton.type = "submit";
+    endButton.textContent = strings.end;
+    end.append(reasonLabel, reason, endButton);
+    end.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send({ type: "conversation.end", conversation: chat.conversation, reason: reason.value });
+    });
+    const transcript = document.createElement("a");
+    transcript.className = "ds-link";
+    transcript.href = `/vaktleder/samtaler/${chat.conversation}/`;
+    transcript.textContent = strings.transcript;
+    actions.append(move, end, transcript);
+    body.append(row);
+  });
+  if (!chats.length) {
+    const row = document.createElement("tr");
+    cell(row, strings.no_chats).colSpan = 5;
+    body.append(row);
+  }
+}
+
+function renderChart(series) {
+  const svg = $("chart");
+  svg.replaceChildren();
+  const peak = Math.max(1, ...series.map((p) => p.queue));
+  const width = 400 / Math.max(1, series.length);
+  series.forEach((point, index) => {
+    const height = (point.queue / peak) * 110;
+    const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    bar.setAttribute("x", String(index * width));
+    bar.setAttribute("y", String(120 - height));
+    bar.setAttribute("width", String(Math.max(1, width - 1)));
+    bar.setAttribute("height", String(height));
+    bar.setAttribute("class", "vv-chart__bar");
+    svg.append(bar);
+  });
+  const body = $("series");
+  body.replaceChildren();
+  for (const point of series) {
+    const row = document.createElement("tr");
+    cell(row, clock.format(new Date(point.at)));
+    cell(row, String(point.queue));
+    cell(row, duration(point.longest_wait));
+    body.append(row);
+  }
+}
+
+function renderHistory(history) {
+  const body = $("history");
+  body.replaceChildren();
+  for (const day of history) {
+    const row = document.createElement("tr");
+    cell(row, day.date);
+    cell(row, String(day.queue));
+    cell(row, String(day.started_last_hour));
+    cell(row, duration(day.median_wait));
+    body.append(row);
+  }
+}
+
+function renderCounties(today) {
+  const body = $("by-county");
+  body.replaceChildren();
+  const codes = new Set([...Object.keys(today.by_visitor_county), ...Object.keys(today.by_counsellor_county)]);
+  for (const code of [...codes].sort()) {
+    const row = document.createElement("tr");
+    row.dataset.county = code;
+    cell(row, code === "-" ? strings.not_given : counties[code] || code);
+    cell(row, String(today.by_visitor_county[code] || 0));
+    cell(row, String(today.by_counsellor_county[code] || 0));
+    body.append(row);
+  }
+}
+
+function renderGaps(gaps) {
+  const list = $("gaps");
+  list.replaceChildren();
+  for (const gap of gaps) {
+    const item = document.createElement("li");
+    item.textContent = format(strings.gap, {
+      from: dayClock.format(new Date(gap.from)),
+      to: clock.format(new Date(gap.to)),
+    });
+    list.append(item);
+  }
+  if (!gaps.length) {
+    const item = document.createElement("li");
+    item.textContent = strings.none;
+    list.append(item);
+  }
+}
+
+function render(state) {
+  // Events are absolute and stamped: an older state arriving late never replaces a newer one.
+  if (state.generated_at < shownAt) return;
+  shownAt = state.generated_at;
+  const now = state.now;
+  figure("now.state", now.open ? 1 : 0, `${now.open ? strings.open : strings.closed} (${strings[`reason_${now.reason}`] || now.reason})`);
+  figure("now.closes_at", now.closes_at, now.closes_at ? clock.format(new Date(now.closes_at)) : strings.none);
+  figure("now.waiting", now.waiting);
+  figure("now.longest_wait", now.longest_wait, duration(now.longest_wait));
+  figure("now.estimated_wait", now.estimated_wait, duration(now.estimated_wait));
+  figure("now.in_progress", now.in_progress);
+  figure("now.capacity", now.capacity);
+  const today = state.today;
+  figure("today.started", today.started);
+  figure("today.handled", today.handled);
+  figure("today.abandoned", today.abandoned);
+  figure("today.abandonment_rate", today.abandonment_rate, today.abandonment_rate === null ? strings.none : `${today.abandonment_rate} %`);
+  figure("today.median_wait", today.median_wait, duration(today.median_wait));
+  figure("today.p90_wait", today.p90_wait, duration(today.p90_wait));
+  figure("today.ratings", today.rating_up, `${today.rating_up} / ${today.rating_down} / ${today.rating_offered}`);
+  renderAlerts(state.alerts);
+  renderCounsellors(now.counsellors);
+  const focused = document.activeElement && document.activeElement.closest("#active-chats");
+  if (!focused) renderChats(now.active_chats); // do not pull a form away from a keyboard user
+  renderChart(state.series);
+  renderHistory(state.history);
+  renderCounties(today);
+  renderGaps(state.gaps);
+  document.body.dataset.generatedAt = state.generated_at;
+}
+
+const handlers = {
+  "dashboard.state"(frame) {
+    render(frame.state);
+  },
+  ok() {
+    $("dash-notice").textContent = strings.done;
+  },
+  error(frame) {
+    $("dash-notice").textContent = frame.message;
+  },
+  pong() {},
+};
+
+connection = new Connection("/ws/dashboard/", {
+  onFrame: (frame) => (handlers[frame.type] || (() => {}))(frame),
+  onDown: () => ($("dash-notice").textContent = strings.reconnecting),
+  onStop: () => window.location.assign("/veileder/logg-inn/?next=/vaktleder/"),
+});
+connection.connect();
+
+$("close-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  send({ type: "service.close", reason: $("close-reason").value, until: $("close-until").value });
+});
+$("open-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  send({ type: "service.open", reason: $("open-reason").value, until: $("open-until").value });
+});
+$("resume").addEventListener("click", () => send({ type: "service.resume" }));
+$("message-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  send({ type: "counsellors.message", text: $("message-text").value });
+  $("message-text").value = "";
+});
