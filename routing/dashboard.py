@@ -147,7 +147,10 @@ def coverage_gaps(now: dt.datetime, days: int = 7) -> list[dict[str, str]]:
             cursor = max(cursor, stop)
         if cursor < closes:
             gaps.append((cursor, closes))
-    return [{"from": a.isoformat(), "to": b.isoformat()} for a, b in gaps]
+    return [
+        {"from": timezone.localtime(a).isoformat(), "to": timezone.localtime(b).isoformat()}
+        for a, b in gaps
+    ]
 
 
 def _alerts(

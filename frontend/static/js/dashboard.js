@@ -245,8 +245,18 @@ function render(state) {
   figure("today.ratings", today.rating_up, `${today.rating_up} / ${today.rating_down} / ${today.rating_offered}`);
   renderAlerts(state.alerts);
   renderCounsellors(now.counsellors);
-  const focused = document.activeElement && document.activeElement.closest("#active-chats");
-  if (!focused) renderChats(now.active_chats); // do not pull a form away from a keyboard user
+  // Re-render the chat rows without losing a keyboard user's place or what they typed.
+  const focusedId = document.activeElement && document.activeElement.closest("#active-chats")
+    ? document.activeElement.id
+    : "";
+  const typed = {};
+  for (const input of document.querySelectorAll("#active-chats input")) typed[input.id] = input.value;
+  renderChats(now.active_chats);
+  for (const [id, value] of Object.entries(typed)) {
+    const input = document.getElementById(id);
+    if (input) input.value = value;
+  }
+  if (focusedId && document.getElementById(focusedId)) document.getElementById(focusedId).focus();
   renderChart(state.series);
   renderHistory(state.history);
   renderCounties(today);

@@ -1,0 +1,157 @@
+"""The dashboard's state and its socket: snapshot after joining, absolute values, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
+
+from chat import errors
+from chat.models import Conversation
+from chat.services import conversation_open, message_send
+from routing import consumers as routing_consumers
+from routing.dashboard import coverage_gaps, dashboard_state
+from routing.models import AuditEntry, ScheduledShift
+from routing.services import (
+    conversation_end_stuck,
+    conversation_move,
+    counsellors_message,
+    transcript_open,
+)
+from tests.conftest import connect_desk, make_staff, session_cookie, set_hours
+from tests.wsclient import open_socket, until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def supervisor(transactional_db: None) -> User:
+    return make_staff("siri", "supervisor", "counsellor", first_name="Siri")
+
+
+def waiting_chat(body: str = "Hei") -> Conversation:
+    conversation, _token = conversation_open(language="nb")
+    message_send(conversation_id=conversation.pk, party="visitor", body=body, client_id="1")
+    conversation.refresh_from_db()
+    return conversation
+
+
+@pytest.mark.asyncio
+async def test_a_change_between_joining_and_the_snapshot_is_not_lost(
+    staffed: User, supervisor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer joins the event stream, then reads the snapshot. A visitor who joins the
+    queue while the snapshot is being read must still show up on screen."""
+    calls = 0
+
+    def racing_snapshot(now: dt.datetime | None = None) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        state = dashboard_state(now)
+        if calls == 1:
+            waiting_chat()  # committed and published after the snapshot was read
+        return state
+
+    monkeypatch.setattr(routing_consumers, "dashboard_state", racing_snapshot)
+    cookie = await database_sync_to_async(session_cookie)(supervisor)
+    socket = await open_socket("/ws/dashboard/", f"sessionid={cookie}")
+    first, _ = await until(socket, "dashboard.state")
+    assert first["state"]["now"]["waiting"] == 0  # the snapshot predates the visitor
+    latest = first
+    while latest["state"]["now"]["waiting"] != 1:
+        latest, _ = await until(socket, "dashboard.state")
+    assert latest["state"]["today"]["started"] == 1
+    await socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_dashboard_socket_is_for_supervisors_only(staffed: User) -> None:
+    cookie = await database_sync_to_async(session_cookie)(staffed)
+    socket = await open_socket("/ws/dashboard/", f"sessionid={cookie}")
+    frame = await socket.receive_json_from(timeout=5)
+    assert (frame["type"], frame["code"]) == ("error", "forbidden")
+    assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+
+
+def test_state_counts_match_the_database(on_shift: User) -> None:
+    chats = [waiting_chat() for _ in range(7)]  # three go to Kari, four wait
+    Conversation.objects.filter(pk=chats[0].pk).update(visitor_county="50", crisis_flagged=True)
+    state = dashboard_state()
+    now = state["now"]
+    assert (now["waiting"], now["in_progress"], now["capacity"]) == (4, 3, 3)
+    assert now["counsellors"][0]["active"] == 3
+    assert state["today"]["started"] == 7
+    assert {a["code"] for a in state["alerts"]} >= {"crisis", "queue_over_capacity"}
+    assert [c["conversation"] for c in now["active_chats"]][0] == str(chats[0].public_id)
+    assert "Hei" not in repr(state)  # never message text
+
+
+def test_coverage_gaps_in_the_rota(counsellor: User) -> None:
+    set_hours((0, dt.time(10), dt.time(20)))  # Mondays only
+    monday = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)  # 09:00 in Oslo
+    start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)  # 10:00 in Oslo
+    ScheduledShift.objects.create(
+        counsellor=counsellor, starts_at=start, ends_at=start + dt.timedelta(hours=4)
+    )
+    ScheduledShift.objects.create(
+        counsellor=counsellor,
+        starts_at=start + dt.timedelta(hours=5),
+        ends_at=start + dt.timedelta(hours=10),
+    )
+    gaps = coverage_gaps(monday)
+    assert gaps == [
+        {
+            "from": (start + dt.timedelta(hours=4)).astimezone(gaps_tz()).isoformat(),
+            "to": (start + dt.timedelta(hours=5)).astimezone(gaps_tz()).isoformat(),
+        }
+    ]
+
+
+def gaps_tz() -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Europe/Oslo")
+
+
+def test_supervisor_actions_are_audited_and_checked(
+    on_shift: User, other_counsellor: User, supervisor: User
+) -> None:
+    chat = waiting_chat()
+    assert chat.counsellor_id == on_shift.pk
+    with pytest.raises(errors.Forbidden):
+        conversation_move(actor=on_shift, public_id=str(chat.public_id), to_username="ola")
+    from routing.services import shift_start
+
+    shift_start(counsellor=other_counsellor)
+    connect_desk(other_counsellor)
+    conversation_move(actor=supervisor, public_id=str(chat.public_id), to_username="ola")
+    chat.refresh_from_db()
+    assert chat.counsellor_id == other_counsellor.pk
+
+    with pytest.raises(errors.ReasonRequired):
+        conversation_end_stuck(actor=supervisor, public_id=str(chat.public_id), reason=" ")
+    conversation_end_stuck(
+        actor=supervisor, public_id=str(chat.public_id), reason="Besøkende svarer ikke"
+    )
+    chat.refresh_from_db()
+    assert (chat.status, chat.closed_by) == ("closed", "system")
+
+    counsellors_message(actor=supervisor, text="Husk pausen kl. 14")
+    with pytest.raises(errors.ReasonRequired):
+        transcript_open(actor=supervisor, public_id=str(chat.public_id), reason="")
+    with pytest.raises(errors.Forbidden):
+        transcript_open(actor=on_shift, public_id=str(chat.public_id), reason="nysgjerrig")
+    transcript_open(actor=supervisor, public_id=str(chat.public_id), reason="Klage fra bruker")
+
+    log = list(AuditEntry.objects.order_by("at", "id").values_list("action", "detail"))
+    assert log == [
+        ("conversation_move", "ola"),
+        ("conversation_end", "Besøkende svarer ikke"),
+        ("counsellors_message", ""),
+        ("transcript_view", "Klage fra bruker"),
+    ]
+    assert all(entry.actor_id == supervisor.pk for entry in AuditEntry.objects.all())
+    assert "Hei" not in repr(log)
