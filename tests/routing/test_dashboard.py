@@ -85,7 +85,7 @@ def test_state_counts_match_the_database(on_shift: User) -> None:
     assert now["counsellors"][0]["active"] == 3
     assert state["today"]["started"] == 7
     assert {a["code"] for a in state["alerts"]} >= {"crisis", "queue_over_capacity"}
-    assert [c["conversation"] for c in now["active_chats"]][0] == str(chats[0].public_id)
+    assert next(c["conversation"] for c in now["active_chats"]) == str(chats[0].public_id)
     assert "Hei" not in repr(state)  # never message text
 
 
