@@ -97,8 +97,8 @@ def desk_strings() -> dict[str, str]:
 
 def dashboard_strings() -> dict[str, str]:
     return {
-        "open": _("Open"),
-        "closed": _("Closed"),
+        "open": _("Open now"),
+        "closed": _("Closed now"),
         "reason_open": _("open"),
         "reason_outside_hours": _("outside opening hours"),
         "reason_holiday": _("closed day"),
@@ -110,14 +110,14 @@ def dashboard_strings() -> dict[str, str]:
         "status_connected": _("connected"),
         "status_grace": _("reconnecting"),
         "status_away": _("away"),
-        "alert_long_wait": _("A visitor has waited %(minutes)s minutes."),
+        "alert_long_wait": _("Long wait: the first in line has waited %(minutes)s min."),
         "alert_queue_over_capacity": _(
             "%(waiting)s are waiting, more than the %(capacity)s places on shift."
         ),
         "alert_crisis": _("Crisis-flagged chat %(conversation)s."),
         "alert_abuse": _("Abuse-flagged chat %(conversation)s."),
         "alert_nobody_on_shift": _("Nobody is on shift during opening hours."),
-        "alert_coverage_gaps": _("%(count)s gaps in the rota in the coming week."),
+        "alert_coverage_gaps": _("Gaps in the rota in the coming week: %(count)s."),
         "no_alerts": _("No alerts."),
         "move": _("Move"),
         "move_to": _("Move to"),
