@@ -50,7 +50,7 @@ def setup_world() -> None:
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def start_visitor(base: str) -> str:
@@ -65,7 +65,9 @@ async def start_visitor(base: str) -> str:
 
 async def ping_rtt(ws_url: str, token: str) -> float:
     async with connect(
-        f"{ws_url}/ws/chat/", origin=ORIGIN, additional_headers={"Cookie": f"veivalg_visitor={token}"}
+        f"{ws_url}/ws/chat/",
+        origin=ORIGIN,
+        additional_headers={"Cookie": f"veivalg_visitor={token}"},
     ) as ws:
         await ws.recv()  # hello
         started = time.perf_counter()
@@ -119,7 +121,9 @@ async def run(rounds: int) -> dict[str, Any]:
                 ) as ws:
                     await ws.recv()
                     sent = time.time() * 1000
-                    await ws.send(json.dumps({"type": "message.send", "client_id": "1", "body": "Hei"}))
+                    await ws.send(
+                        json.dumps({"type": "message.send", "client_id": "1", "body": "Hei"})
+                    )
                     await dashboard.wait_for_function(
                         f"window.__changes['{n}'] !== undefined", timeout=10_000
                     )

@@ -73,3 +73,7 @@ def service_phone() -> str:
 
 def alert_wait_seconds() -> int:
     return int(setting("ALERT_WAIT_SECONDS"))
+
+
+def suppression_threshold() -> int:
+    return int(setting("SUPPRESSION_THRESHOLD"))

@@ -31,9 +31,12 @@ from chat.frames import (
     Seen,
     Take,
     TransferFrame,
+    WrapupFrame,
     parse_frame,
 )
 from chat.models import Conversation
+from reports import services as report_services
+from reports.models import Wrapup
 from routing import events as routing_events
 from routing import selectors as routing_selectors
 from routing import services as routing_services
@@ -373,17 +376,44 @@ def _desk_summary(conversation: Conversation) -> dict[str, Any]:
         }
         for t in conversation.transfers.select_related("from_counsellor").order_by("created_at")
     ]
+    wrapup = Wrapup.objects.filter(conversation=conversation).first()
     return {
         "conversation": events.public_key(conversation.public_id),
         "status": conversation.status,
         "language": conversation.language,
         "county": conversation.visitor_county,
         "notes": notes,
+        "wrapup": {"topics": wrapup.topics, "referral": wrapup.referral} if wrapup else None,
         "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,
         "assigned_at": conversation.assigned_at.isoformat() if conversation.assigned_at else None,
         "last_seq": conversation.last_seq,
         "visitor_seen_seq": conversation.visitor_seen_seq,
     }
+
+
+def _taxonomy(language: str) -> dict[str, Any]:
+    taxonomy = report_services.current_taxonomy()
+    topics = list(taxonomy.topics.all())
+    with translation.override(language):
+        return {
+            "version": taxonomy.version,
+            "topics": [
+                {
+                    "code": t.code,
+                    "label": t.label(language),
+                    "children": [
+                        {"code": c.code, "label": c.label(language)}
+                        for c in topics
+                        if c.parent_code == t.code
+                    ],
+                }
+                for t in topics
+                if t.kind == "topic" and not t.parent_code
+            ],
+            "referrals": [
+                {"code": t.code, "label": t.label(language)} for t in topics if t.kind == "referral"
+            ],
+        }
 
 
 class DeskConsumer(ChatConsumer):
@@ -427,6 +457,7 @@ class DeskConsumer(ChatConsumer):
                 _desk_summary(c) for c in selectors.conversations_assigned_to(user_id=user_id)
             ],
             "queue": routing_events.queue_snapshot(),
+            "taxonomy": _taxonomy(self.language),
         }
 
     def author(self) -> Any:
@@ -478,6 +509,30 @@ class DeskConsumer(ChatConsumer):
             counsellor=self.user, public_id=frame.conversation
         )
         await self.assigned(conversation, frame.ref)
+
+    async def on_wrapup(self, frame: WrapupFrame) -> None:
+        wrapup = await database_sync_to_async(report_services.wrapup_save)(
+            counsellor=self.user,
+            public_id=frame.conversation,
+            topics=frame.topics,
+            referral=frame.referral,
+        )
+        await self.send_json(
+            {
+                "type": "wrapup.saved",
+                "conversation": frame.conversation,
+                "topics": wrapup.topics,
+                "referral": wrapup.referral,
+                "ref": frame.ref,
+            }
+        )
+
+    async def on_conversation_close(self, frame: Frame) -> None:
+        # A counsellor ends a chat only after the wrap-up (reports.services).
+        cursor = await self.cursor_for(getattr(frame, "conversation", None))
+        await database_sync_to_async(report_services.close_with_wrapup)(
+            counsellor=self.user, public_id=cursor.key
+        )
 
     async def on_conversation_transfer(self, frame: TransferFrame) -> None:
         await database_sync_to_async(routing_services.conversation_transfer)(

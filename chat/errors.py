@@ -117,3 +117,19 @@ class ReasonRequired(DomainError):
 class InvalidCounty(DomainError):
     code = "invalid_county"
     message = _("Unknown county.")
+
+
+class WrapupRequired(DomainError):
+    code = "wrapup_required"
+    message = _("Choose at least one topic before you end the chat.")
+    http_status = 409
+
+
+class InvalidTopic(DomainError):
+    code = "invalid_topic"
+    message = _("Unknown topic or referral.")
+
+
+class InvalidAttribute(DomainError):
+    code = "invalid_attribute"
+    message = _("Unknown answer.")

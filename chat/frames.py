@@ -77,6 +77,13 @@ class TransferFrame(Frame):
     note: str = Field(default="", max_length=2000)
 
 
+class WrapupFrame(Frame):
+    type: Literal["wrapup"]
+    conversation: str = Field(max_length=64)
+    topics: list[str] = Field(min_length=1, max_length=20)
+    referral: str = Field(default="", max_length=60)
+
+
 VISITOR_FRAMES: dict[str, type[Frame]] = {
     f.model_fields["type"].annotation.__args__[0]: f  # type: ignore[union-attr]
     for f in (Ping, Resume, MessageSend, Typing, Seen, Close, Rate)
@@ -95,6 +102,7 @@ DESK_FRAMES: dict[str, type[Frame]] = {
         TakeNext,
         Take,
         TransferFrame,
+        WrapupFrame,
     )
 }
 

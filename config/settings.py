@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "chat",
     "routing",
+    "reports",
     "frontend",
 ]
 
@@ -105,7 +106,8 @@ def _database() -> dict[str, Any]:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
-        "TEST": {"NAME": str(VAR_DIR / "test-veivalg.sqlite3")},
+        # Per process, so two test runs on one machine never share a file.
+        "TEST": {"NAME": str(VAR_DIR / f"test-veivalg-{os.getpid()}.sqlite3")},
     }
 
 
@@ -199,6 +201,8 @@ VEIVALG = {
     "SERVICE_PHONE": os.environ.get("VEIVALG_SERVICE_PHONE", ""),
     # Supervisor dashboard (docs/dashboard.md).
     "ALERT_WAIT_SECONDS": int(os.environ.get("VEIVALG_ALERT_WAIT_SECONDS", "600")),
+    # Statistics (docs/statistics.md): cells below this are suppressed.
+    "SUPPRESSION_THRESHOLD": int(os.environ.get("VEIVALG_SUPPRESSION_THRESHOLD", "5")),
 }
 
 LOGGING: dict[str, Any] = {

@@ -55,6 +55,8 @@ def visitor_strings() -> dict[str, str]:
         "confirm_close": _("Do you want to end the chat?"),
         "service_closed": _("The chat is closed right now."),
         "start_failed": _("We could not start the chat. Please try again in a moment."),
+        "about_saved": _("Thank you! Your answers are saved."),
+        "about_later": _("Thank you! We save your answers when the chat starts."),
     }
 
 
@@ -91,6 +93,12 @@ def desk_strings() -> dict[str, str]:
         "status_away": _("away"),
         "load": _("%(active)s of %(limit)s chats"),
         "colleagues": _("On shift"),
+        "wrapup_legend": _("Topics of the conversation (required before you end it)"),
+        "referral_label": _("Referred to (optional)"),
+        "no_referral": _("No referral"),
+        "wrapup_save": _("Save topics"),
+        "wrapup_saved": _("Topics saved."),
+        "wrapup_missing": _("Choose the topics before you end or remove the chat."),
         "supervisor_message": _("Message from the supervisor (%(sender)s): %(text)s"),
     }
 

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from chat import conf
 from chat.errors import DomainError
 from frontend import strings
+from reports.attributes import ATTRIBUTES
 from routing import selectors as routing_selectors
 from routing import services as routing_services
 
@@ -52,10 +53,14 @@ def _service_context() -> dict[str, Any]:
 
 @ensure_csrf_cookie
 def visitor_page(request: HttpRequest) -> HttpResponse:
+    fields = [
+        {"name": name, "label": label, "choices": choices}
+        for name, (label, choices) in ATTRIBUTES.items()
+    ]
     return render(
         request,
         "frontend/visitor.html",
-        {**_service_context(), "strings": strings.visitor_strings()},
+        {**_service_context(), "strings": strings.visitor_strings(), "attribute_fields": fields},
     )
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from routing.models import (
+    AuditEntry,
     Closure,
     CounsellorProfile,
     County,
@@ -57,3 +58,18 @@ class ServiceOverrideAdmin(admin.ModelAdmin[ServiceOverride]):
 class TransferAdmin(admin.ModelAdmin[Transfer]):
     list_display = ("conversation", "from_counsellor", "to_counsellor", "created_at")
     readonly_fields = ("conversation", "from_counsellor", "to_counsellor", "note", "created_at")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
+    list_display = ("at", "actor", "action", "target", "detail")
+    list_filter = ("action",)
+
+    def has_change_permission(self, request: object, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

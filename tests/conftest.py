@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 
+from reports.reference import ensure_taxonomy
 from routing.models import OpeningHours
 from routing.reference import ensure_reference_data
 from routing.services import presence_connect, shift_start
@@ -45,6 +46,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
         return
     request.getfixturevalue("transactional_db")
     ensure_reference_data()
+    ensure_taxonomy()
     always_open()
 
 
@@ -95,3 +97,6 @@ def live_server_proc(transactional_db: None) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+from tests.browser import browser  # noqa: E402, F401  (the shared Chromium fixture)

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from chat.models import Conversation
+from tests.browser import axe_violations, log_in, tab_to
 from tests.conftest import make_staff
-from tests.frontend.conftest import axe_violations, log_in, tab_to
 from tests.support import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from chat.models import Conversation
 from routing.models import AuditEntry
+from tests.browser import axe_violations, log_in, tab_to
 from tests.conftest import make_staff
-from tests.frontend.conftest import axe_violations, log_in, tab_to
 from tests.support import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,8 +10,8 @@ from playwright.sync_api import Browser, expect
 
 from chat.models import Conversation
 from routing.models import County
+from tests.browser import axe_violations, log_in
 from tests.conftest import make_staff, set_hours
-from tests.frontend.conftest import axe_violations, log_in
 from tests.support import LiveServer, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -65,7 +65,14 @@ def test_queue_position_counts_down_as_chats_ahead_are_taken(browser: Browser) -
         expect(desk.locator("#queue-count")).to_have_text("2")
         assert axe_violations(third) == []
 
-        desk.locator("article[data-conversation] [data-role=end]").click()
+        chat = desk.locator("article[data-conversation]")
+        chat.locator("[data-role=end]").click()  # not yet: the topics come first
+        expect(desk.locator("#desk-notice")).not_to_be_empty()
+        expect(first.locator("#chat")).to_have_attribute("data-status", "active")
+        chat.locator("input[value=utdanning]").check()
+        chat.locator("[data-role=wrapup-save]").click()
+        expect(chat).to_have_attribute("data-wrapped", "true")
+        chat.locator("[data-role=end]").click()
         expect(second.locator("#chat")).to_have_attribute("data-status", "active")
         expect(third.locator("#chat")).to_have_attribute("data-position", "1")
         expect(desk.locator("#queue-count")).to_have_text("1")

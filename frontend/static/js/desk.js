@@ -13,6 +13,7 @@ let chatNumber = 0;
 let connected = false; // controls act only once the server has said hello
 let myUsername = "";
 let colleagues = [];
+let taxonomy = { topics: [], referrals: [] };
 
 const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "nb", {
   hour: "2-digit",
@@ -101,6 +102,71 @@ function fillTransferTargets(chat) {
   select.value = [...select.options].some((o) => o.value === current) ? current : "";
 }
 
+function checkbox(prefix, entry, nested) {
+  const wrap = document.createElement("div");
+  wrap.className = nested ? "vv-topic vv-topic--child" : "vv-topic";
+  const input = document.createElement("input");
+  input.type = "checkbox";
+  input.className = "ds-input";
+  input.id = `${prefix}-${entry.code.replace(/[^a-z0-9-]/gi, "-")}`;
+  input.value = entry.code;
+  input.name = "topic";
+  const label = document.createElement("label");
+  label.htmlFor = input.id;
+  label.textContent = entry.label;
+  wrap.append(input, label);
+  return wrap;
+}
+
+function buildWrapup(chat, number) {
+  const root = chat.root;
+  const form = root.querySelector("[data-role=wrapup]");
+  root.querySelector("[data-role=wrapup-legend]").textContent = strings.wrapup_legend;
+  root.querySelector("[data-role=wrapup-save]").textContent = strings.wrapup_save;
+  const topics = root.querySelector("[data-role=topics]");
+  for (const top of taxonomy.topics) {
+    topics.append(checkbox(`t${number}`, top, false));
+    for (const child of top.children) topics.append(checkbox(`t${number}`, child, true));
+  }
+  const referralId = `chat-referral-${number}`;
+  const label = root.querySelector("[data-role=referral-label]");
+  label.textContent = strings.referral_label;
+  label.htmlFor = referralId;
+  const select = root.querySelector("[data-role=referral]");
+  select.id = referralId;
+  const none = document.createElement("option");
+  none.value = "";
+  none.textContent = strings.no_referral;
+  select.append(none);
+  for (const entry of taxonomy.referrals) {
+    const option = document.createElement("option");
+    option.value = entry.code;
+    option.textContent = entry.label;
+    select.append(option);
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = [...form.querySelectorAll("input[name=topic]:checked")].map((i) => i.value);
+    connection.send({
+      type: "wrapup",
+      conversation: root.dataset.conversation,
+      topics: chosen,
+      referral: select.value,
+    });
+  });
+}
+
+function showWrapup(chat, wrapup) {
+  chat.wrapped = Boolean(wrapup);
+  chat.root.dataset.wrapped = chat.wrapped ? "true" : "false";
+  if (!wrapup) return;
+  for (const input of chat.root.querySelectorAll("input[name=topic]")) {
+    input.checked = wrapup.topics.includes(input.value);
+  }
+  chat.root.querySelector("[data-role=referral]").value = wrapup.referral || "";
+  chat.root.querySelector("[data-role=wrapup-state]").textContent = strings.wrapup_saved;
+}
+
 function renderNotes(chat, notes) {
   const list = chat.root.querySelector("[data-role=notes]");
   list.replaceChildren();
@@ -123,6 +189,7 @@ function showStatus(chat, status) {
   const active = status === "active";
   chat.root.querySelector("[data-role=compose]").hidden = !active;
   chat.root.querySelector("[data-role=transfer]").hidden = !active;
+  chat.root.querySelector("[data-role=wrapup]").hidden = status === "transferred";
   chat.root.querySelector("[data-role=dismiss]").hidden = active;
   const meta = [];
   if (chat.county) meta.push(format(strings.county, { county: chat.county }));
@@ -185,6 +252,8 @@ function openChat(summary) {
   });
   fillTransferTargets(chat);
   renderNotes(chat, summary.notes);
+  buildWrapup(chat, chatNumber);
+  showWrapup(chat, summary.wrapup);
   const form = root.querySelector("[data-role=compose]");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -204,6 +273,11 @@ function openChat(summary) {
     connection.send({ type: "conversation.close", conversation: id }),
   );
   root.querySelector("[data-role=dismiss]").addEventListener("click", () => {
+    if (!chat.wrapped && chat.status === "closed") {
+      notice(strings.wrapup_missing);
+      root.querySelector("input[name=topic]").focus();
+      return;
+    }
     chats.delete(id);
     root.remove();
     renderEmpty();
@@ -221,6 +295,7 @@ const handlers = {
   hello(frame) {
     connected = true;
     myUsername = frame.username;
+    taxonomy = frame.taxonomy || taxonomy;
     onShift = frame.on_shift;
     renderQueue(frame.queue);
     for (const summary of frame.conversations) openChat(summary);
@@ -277,6 +352,10 @@ const handlers = {
     notice(format(strings.supervisor_message, { sender: frame.sender, text: frame.text }));
   },
   transferred() {},
+  "wrapup.saved"(frame) {
+    const chat = chats.get(frame.conversation);
+    if (chat) showWrapup(chat, frame);
+  },
   "conversation.unassigned"(frame) {
     const chat = chats.get(frame.conversation);
     if (chat) showStatus(chat, "transferred");

@@ -14,6 +14,7 @@ const rating = $("rating");
 const after = $("after");
 
 let connection = null;
+let pendingAbout = null; // answers given before the chat started
 let status = null;
 let counsellorName = "";
 
@@ -136,8 +137,37 @@ async function startConversation() {
     return false;
   }
   connect();
+  if (pendingAbout) await sendAbout(pendingAbout);
   return true;
 }
+
+async function sendAbout(values) {
+  const response = await fetch("/api/chat/attributes/", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(values),
+    credentials: "same-origin",
+  });
+  if (response.ok) {
+    pendingAbout = null;
+    $("about-state").textContent = strings.about_saved;
+  }
+  return response.ok;
+}
+
+$("about-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const values = {};
+  for (const select of $("about-form").querySelectorAll("select")) {
+    if (select.value) values[select.name] = select.value;
+  }
+  if (connection) {
+    await sendAbout(values);
+  } else {
+    pendingAbout = values;
+    $("about-state").textContent = strings.about_later;
+  }
+});
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -11,8 +11,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from reports.demo import history_load
+from reports.models import StatRow
+from reports.reference import ensure_taxonomy
+from reports.services import counts_fill
 from routing import selectors
 from routing.models import CounsellorProfile, County, Organisation, ServiceOverride
+from routing.models import CounsellorProfile as _Profile
 from routing.reference import ensure_reference_data
 from routing.services import service_override_set, shift_start
 
@@ -32,7 +37,14 @@ DEMO_STAFF = [
         [selectors.SUPERVISOR_GROUP, selectors.COUNSELLOR_GROUP],
         False,
     ),
-    ("statistikk", "Per", CENTRAL, "nb", [selectors.STATISTICIAN_GROUP], False),
+    (
+        "statistikk",
+        "Per",
+        "Karrieresenteret i Trøndelag",
+        "nb",
+        [selectors.STATISTICIAN_GROUP],
+        False,
+    ),
 ]
 CENTRE_COUNTIES = {"Trøndelag": "50", "Vestland": "46", "Innlandet": "34"}
 
@@ -58,6 +70,7 @@ class Command(BaseCommand):
         user_model = get_user_model()
         with transaction.atomic():
             ensure_reference_data()
+            ensure_taxonomy()
             _organisations()
             for username, first_name, organisation, languages, roles, _shift in DEMO_STAFF:
                 user, created = user_model.objects.get_or_create(
@@ -89,6 +102,14 @@ class Command(BaseCommand):
         for username, *_rest, on_shift in DEMO_STAFF:
             if on_shift:
                 shift_start(counsellor=user_model.objects.get(username=username))
+        statistician = user_model.objects.get(username="statistikk")
+        _Profile.objects.filter(user=statistician).update(
+            organisation=Organisation.objects.get(name="Karrieresenteret i Trøndelag")
+        )
+        if not StatRow.objects.exists():
+            rows = history_load(days=120, seed=2026)
+            counts_fill(rebuild=True)
+            self.stdout.write(f"Statistics history: {rows} chats over 120 days.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         for username, _first, organisation, _langs, roles, _shift in DEMO_STAFF:
             self.stdout.write(
