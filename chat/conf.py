@@ -77,3 +77,16 @@ def alert_wait_seconds() -> int:
 
 def suppression_threshold() -> int:
     return int(setting("SUPPRESSION_THRESHOLD"))
+
+
+def retention_days() -> int:
+    return int(setting("RETENTION_DAYS"))
+
+
+def rate_limits() -> dict[str, int]:
+    return {
+        "message": int(setting("MESSAGES_PER_10S")),
+        "typing": int(setting("TYPING_PER_10S")),
+        "new_chat": int(setting("NEW_CHATS_PER_MINUTE")),
+        "violations": int(setting("VIOLATIONS_BEFORE_CLOSE")),
+    }

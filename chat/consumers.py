@@ -35,6 +35,7 @@ from chat.frames import (
     parse_frame,
 )
 from chat.models import Conversation
+from moderation.ratelimit import RateLimited, SlidingWindow
 from reports import services as report_services
 from reports.models import Wrapup
 from routing import events as routing_events
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 Party = Conversation.Party
 
 CLOSE_NO_CONVERSATION = 4401
+CLOSE_POLICY = 1008
 CLOSE_FORBIDDEN = 4403
 
 
@@ -168,9 +170,8 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         except FrameError as exc:
             await self.send_error(exc.code, "The frame was not understood.", exc.detail, exc.ref)
             return
-        handler = getattr(self, "on_" + frame.type.replace(".", "_"))
         try:
-            await handler(frame)
+            await self.dispatch_frame(frame)
         except DomainError as exc:
             await self.send_domain_error(exc, frame.ref)
         except Exception:
@@ -178,6 +179,9 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_error(
                 "internal_error", "The server failed; please retry.", ref=frame.ref
             )
+
+    async def dispatch_frame(self, frame: Frame) -> None:
+        await getattr(self, "on_" + frame.type.replace(".", "_"))(frame)
 
     async def on_ping(self, frame: Frame) -> None:
         await self.send_json({"type": "pong", "ref": frame.ref})
@@ -189,6 +193,24 @@ class ChatConsumer(FrameConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cursors: dict[str, ConversationCursor] = {}
+        limits = conf.rate_limits()
+        self.limits = {
+            "message.send": SlidingWindow(limits["message"], 10),
+            "typing": SlidingWindow(limits["typing"], 10),
+        }
+        self.violations = 0
+
+    async def dispatch_frame(self, frame: Frame) -> None:
+        """Flood control per socket: too fast gets an error; keeping at it closes (1008)."""
+        window = self.limits.get(frame.type)
+        if window is not None and not window.allow():
+            self.violations += 1
+            if self.violations >= conf.rate_limits()["violations"]:
+                await self.send_domain_error(RateLimited(), frame.ref)
+                await self.close(code=CLOSE_POLICY)
+                return
+            raise RateLimited
+        await super().dispatch_frame(frame)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -382,6 +404,7 @@ def _desk_summary(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "language": conversation.language,
         "county": conversation.visitor_county,
+        "crisis": conversation.crisis_flagged,
         "notes": notes,
         "wrapup": {"topics": wrapup.topics, "referral": wrapup.referral} if wrapup else None,
         "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,

@@ -44,6 +44,7 @@ class ChatStatusEvent(TypedDict):
     closed_by: str
     rating_offered: bool
     last_seq: int
+    crisis: bool
 
 
 class ChatTypingEvent(TypedDict):
@@ -77,14 +78,16 @@ def public_key(public_id: uuid.UUID | str) -> str:
     return str(uuid.UUID(str(public_id)))
 
 
-def message_payload(message: Message, author_name: str | None = None) -> MessagePayload:
+def message_payload(
+    message: Message, author_name: str | None = None, live_body: str | None = None
+) -> MessagePayload:
     name = author_name
     if name is None:
         name = message.author.first_name if message.author_id and message.author else ""
     return {
         "seq": message.seq,
         "sender": message.sender,
-        "body": message.body,
+        "body": message.body if live_body is None else live_body,
         "client_id": message.client_id,
         "sent_at": message.created_at.isoformat(),
         "author_name": name,
@@ -112,11 +115,13 @@ def send_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: send_now(group, event))
 
 
-def publish_message(conversation: Conversation, message: Message, author_name: str = "") -> None:
+def publish_message(
+    conversation: Conversation, message: Message, author_name: str = "", live_body: str = ""
+) -> None:
     event: ChatMessageEvent = {
         "type": "chat.message",
         "conversation": public_key(conversation.public_id),
-        "message": message_payload(message, author_name),
+        "message": message_payload(message, author_name, live_body or None),
     }
     send_on_commit(conversation_group(conversation.public_id), dict(event))
 
@@ -131,6 +136,7 @@ def status_event(conversation: Conversation) -> ChatStatusEvent:
         "closed_by": conversation.closed_by,
         "rating_offered": conversation.rating_offered,
         "last_seq": conversation.last_seq,
+        "crisis": conversation.crisis_flagged,
     }
 
 

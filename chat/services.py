@@ -22,11 +22,15 @@ from chat.errors import (
 )
 from chat.models import Conversation, Message
 from chat.selectors import hash_token
+from moderation.crisis import is_crisis
+from moderation.ratelimit import TooManyNewChats, allow_shared
+from moderation.redaction import redact
 from routing import events as routing_events
 from routing import selectors as routing_selectors
 
 Party = Conversation.Party
 Status = Conversation.Status
+CRISIS_PRIORITY = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ def conversation_open(*, language: str, county: str = "") -> tuple[Conversation,
         raise InvalidCounty
     if not routing_selectors.service_is_open():
         raise ServiceClosed
+    if not allow_shared("new_chat", conf.rate_limits()["new_chat"], 60):
+        raise TooManyNewChats
     token = secrets.token_urlsafe(32)
     conversation = Conversation.objects.create(
         language=language, visitor_county=county, visitor_token_hash=hash_token(token)
@@ -80,19 +86,23 @@ def _append(
     body: str,
     author: User | None = None,
     client_id: str = "",
+    stored_body: str | None = None,
 ) -> Message:
-    """Number and store one message. The caller holds the conversation row lock."""
+    """Number and store one message. The caller holds the conversation row lock.
+
+    ``stored_body`` (the redacted text) is what the database keeps; the live event carries
+    ``body``, what was written, to the people in the conversation right now."""
     conversation.last_seq += 1
     message = Message.objects.create(
         conversation=conversation,
         seq=conversation.last_seq,
         sender=sender,
         author=author,
-        body=body,
+        body=body if stored_body is None else stored_body,
         client_id=client_id,
     )
     author_name = getattr(author, "first_name", "") or (author.get_username() if author else "")
-    events.publish_message(conversation, message, author_name)
+    events.publish_message(conversation, message, author_name, live_body=body)
     return message
 
 
@@ -133,12 +143,31 @@ def message_send(
         if existing is not None:
             return SendResult(existing, created=False)
         _check_can_send(conversation, party, author_id)
-        message = _append(conversation, sender=party, body=text, author=author, client_id=client_id)
+        visitor = party == Party.VISITOR
+        message = _append(
+            conversation,
+            sender=party,
+            body=text,
+            author=author,
+            client_id=client_id,
+            stored_body=redact(text) if visitor else None,
+        )
         fields = ["last_seq"]
-        if party == Party.VISITOR and conversation.status == Status.NEW:
+        changed = False
+        if visitor and conversation.status == Status.NEW:
             conversation.status = Status.WAITING
             conversation.queued_at = timezone.now()
             fields += ["status", "queued_at"]
+            changed = True
+        if visitor and not conversation.crisis_flagged and is_crisis(text):
+            # Front of the queue, alerts on the desk and the dashboard, help on the screen,
+            # and never closed or timed out automatically (docs/moderation.md).
+            conversation.crisis_flagged = True
+            conversation.priority = max(conversation.priority, CRISIS_PRIORITY)
+            message_append_system(conversation=conversation, code="crisis_help")
+            fields += ["crisis_flagged", "priority"]
+            changed = True
+        if changed:
             events.publish_status(conversation)
             routing_events.publish_queue_changed()
         conversation.save(update_fields=fields)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "chat",
     "routing",
     "reports",
+    "moderation",
     "frontend",
 ]
 
@@ -113,6 +114,9 @@ def _database() -> dict[str, Any]:
 
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def _channel_layers() -> dict[str, Any]:
@@ -201,6 +205,13 @@ VEIVALG = {
     "SERVICE_PHONE": os.environ.get("VEIVALG_SERVICE_PHONE", ""),
     # Supervisor dashboard (docs/dashboard.md).
     "ALERT_WAIT_SECONDS": int(os.environ.get("VEIVALG_ALERT_WAIT_SECONDS", "600")),
+    # Privacy (docs/moderation.md): transcripts are deleted this many days after the chat.
+    "RETENTION_DAYS": int(os.environ.get("VEIVALG_RETENTION_DAYS", "30")),
+    # Flood control per socket and per service.
+    "MESSAGES_PER_10S": int(os.environ.get("VEIVALG_MESSAGES_PER_10S", "10")),
+    "TYPING_PER_10S": int(os.environ.get("VEIVALG_TYPING_PER_10S", "10")),
+    "NEW_CHATS_PER_MINUTE": int(os.environ.get("VEIVALG_NEW_CHATS_PER_MINUTE", "60")),
+    "VIOLATIONS_BEFORE_CLOSE": int(os.environ.get("VEIVALG_VIOLATIONS_BEFORE_CLOSE", "5")),
     # Statistics (docs/statistics.md): cells below this are suppressed.
     "SUPPRESSION_THRESHOLD": int(os.environ.get("VEIVALG_SUPPRESSION_THRESHOLD", "5")),
 }

@@ -19,6 +19,12 @@ def _common() -> dict[str, str]:
             "The chat was passed on. You are at the front of the queue."
         ),
         "system_visitor_left": _("The visitor left before a counsellor was free."),
+        "system_crisis_help": _(
+            "If you are in danger or thinking of hurting yourself, get help now: call 113 "
+            "(medical emergency), 116 123 (Mental Helse, open day and night) or 116 111 "
+            "(Alarmtelefonen for children and young people). A counsellor will be with you "
+            "as soon as possible."
+        ),
         "system_closed_unserved": _(
             "The chat has closed for today before a counsellor was free. Please come back when "
             "we are open."
@@ -56,6 +62,7 @@ def visitor_strings() -> dict[str, str]:
         "service_closed": _("The chat is closed right now."),
         "start_failed": _("We could not start the chat. Please try again in a moment."),
         "about_saved": _("Thank you! Your answers are saved."),
+        "deleted": _("The conversation is deleted."),
         "about_later": _("Thank you! We save your answers when the chat starts."),
     }
 
@@ -80,6 +87,9 @@ def desk_strings() -> dict[str, str]:
         "new_chat": _("New chat assigned."),
         "no_chats": _("You have no active chats. Take the next one from the queue."),
         "dismiss": _("Remove from desk"),
+        "crisis": _(
+            "Crisis signal: the visitor may be in danger. The supervisor has been alerted."
+        ),
         "transfer_to": _("Hand over to"),
         "transfer_queue": _("Back to the queue"),
         "transfer_note": _("Note for the next counsellor"),

@@ -15,6 +15,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import translation
 
 from chat import errors
 from chat.models import Conversation
@@ -255,13 +256,14 @@ def test_csv_columns_encoding_and_decimal_comma(clock: Any, on_shift: User) -> N
     for n in range(12):
         chat(on_shift, rating="up" if n < 5 else "")
     counts_fill()
-    tables = build_tables(
-        county="31", first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 31), period_kind="month"
-    )
-    data = to_csv(tables)
+    with translation.override("nb"):  # Norwegian, as the service defaults to
+        tables = build_tables(
+            county="31", first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 31), period_kind="month"
+        )
+        data = to_csv(tables)
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0] == ["table", "code", "label", "2026M01", "2026M02", "2026M03"]
+    assert rows[0] == ["tabell", "kode", "navn", "2026M01", "2026M02", "2026M03"]
     by_key = {(r[0], r[1]): r for r in rows[1:]}
     assert by_key[("topic", "utdanning")][3:] == ["0", "0", "12"]
     assert by_key[("topic", "utdanning")][2] == "Utdanningsmuligheter"

@@ -192,6 +192,7 @@ function showStatus(chat, status) {
   chat.root.querySelector("[data-role=wrapup]").hidden = status === "transferred";
   chat.root.querySelector("[data-role=dismiss]").hidden = active;
   const meta = [];
+  if (chat.crisis) meta.push(strings.crisis);
   if (chat.county) meta.push(format(strings.county, { county: chat.county }));
   if (status === "transferred") meta.push(strings.transferred_away);
   else if (!active) meta.push(strings.closed);
@@ -230,7 +231,13 @@ function openChat(summary) {
     send: (frame) => connection.send(frame),
     conversation: id,
   });
-  const chat = { view, root, status: summary.status, county: summary.county || "" };
+  const chat = {
+    view,
+    root,
+    status: summary.status,
+    county: summary.county || "",
+    crisis: Boolean(summary.crisis),
+  };
   chats.set(id, chat);
   const transferId = `chat-transfer-${chatNumber}`;
   const noteId = `chat-note-${chatNumber}`;
@@ -334,7 +341,10 @@ const handlers = {
   },
   status(frame) {
     const chat = chats.get(frame.conversation);
-    if (chat) showStatus(chat, frame.status);
+    if (!chat) return;
+    chat.crisis = Boolean(frame.crisis);
+    chat.root.dataset.crisis = chat.crisis ? "true" : "false";
+    showStatus(chat, frame.status);
   },
   typing(frame) {
     const chat = chats.get(frame.conversation);

@@ -199,6 +199,21 @@ for (const button of rating.querySelectorAll("[data-rating]")) {
   });
 }
 
+$("delete-chat").addEventListener("click", async () => {
+  const response = await fetch("/api/chat/delete/", {
+    method: "POST",
+    headers: { "X-CSRFToken": csrfToken() },
+    credentials: "same-origin",
+  });
+  if (response.ok) {
+    if (connection) connection.stop();
+    $("messages").replaceChildren();
+    say(strings.deleted);
+    $("delete-chat").hidden = true;
+    rating.hidden = true;
+  }
+});
+
 $("new-chat").addEventListener("click", async () => {
   await fetch("/api/chat/forget/", {
     method: "POST",
