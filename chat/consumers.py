@@ -186,6 +186,11 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def on_ping(self, frame: Frame) -> None:
         await self.send_json({"type": "pong", "ref": frame.ref})
 
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The user logged out (in any tab): this socket's authority is gone."""
+        await self.send_json({"type": "error", "code": "logged_out", "message": "Logged out."})
+        await self.close(code=CLOSE_NO_CONVERSATION)
+
 
 class ChatConsumer(FrameConsumer):
     party: str = ""
@@ -460,6 +465,7 @@ class DeskConsumer(ChatConsumer):
             self.language = "nb"
         await self.join(routing_events.QUEUE_GROUP)
         await self.join(events.counsellor_group(user_id))
+        await self.join(events.user_group(user_id))
         for conversation in await database_sync_to_async(selectors.conversations_assigned_to)(
             user_id=user_id
         ):

@@ -73,6 +73,15 @@ def counsellor_group(user_id: int) -> str:
     return f"counsellor.{user_id}"
 
 
+def user_group(user_id: int) -> str:
+    """Every staff socket of one user (desk, dashboard): closed when they log out."""
+    return f"user.{user_id}"
+
+
+def publish_session_ended(user_id: int) -> None:
+    send_now(user_group(user_id), {"type": "session.ended"})
+
+
 def public_key(public_id: uuid.UUID | str) -> str:
     """The conversation id as it travels in frames and events."""
     return str(uuid.UUID(str(public_id)))

@@ -221,3 +221,8 @@ def conversation_mark_seen(*, conversation: Conversation, party: str, seq: int) 
 def conversation_typing(*, conversation_key: str, party: str) -> None:
     """Tell the other side that ``party`` is typing. Nothing is stored."""
     events.publish_typing(conversation_key, party)
+
+
+def staff_sockets_close(*, user_id: int) -> None:
+    """Log-out ends the session everywhere: every open desk or dashboard of the user closes."""
+    events.publish_session_ended(user_id)

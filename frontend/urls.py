@@ -13,7 +13,7 @@ urlpatterns = [
         auth_views.LoginView.as_view(template_name="frontend/login.html"),
         name="login",
     ),
-    path("veileder/logg-ut/", auth_views.LogoutView.as_view(), name="logout"),
+    path("veileder/logg-ut/", views.logout_view, name="logout"),
     path("vaktleder/", views.dashboard_page, name="dashboard"),
     path("vaktleder/samtaler/<uuid:public_id>/", views.transcript_page, name="transcript"),
     path("tilgjengelighet/", views.accessibility_page, name="accessibility"),

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
 from chat import conf
 from chat.errors import DomainError
+from chat.services import staff_sockets_close
 from frontend import strings
 from reports.attributes import ATTRIBUTES
 from routing import selectors as routing_selectors
@@ -111,6 +114,16 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
         context["conversation"] = conversation
         context["messages_list"] = list(conversation.messages.order_by("seq"))
     return render(request, "frontend/transcript.html", context)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out, and close every live desk and dashboard socket of the user at once."""
+    user_id = request.user.pk if request.user.is_authenticated else None
+    logout(request)
+    if user_id is not None:
+        staff_sockets_close(user_id=user_id)
+    return redirect("frontend:login")
 
 
 def accessibility_page(request: HttpRequest) -> HttpResponse:

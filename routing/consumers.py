@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chat.consumers import FrameConsumer
 from chat.errors import Forbidden
+from chat.events import user_group
 from routing import events, selectors, services
 from routing.dashboard import dashboard_state
 from routing.frames import (
@@ -42,7 +43,7 @@ class SupervisorConsumer(FrameConsumer):
         allowed = await database_sync_to_async(selectors.user_has_role)(
             user_id=user_id, role=selectors.SUPERVISOR_GROUP
         )
-        if not allowed:
+        if not allowed or user_id is None:
             await self.refuse(Forbidden(), CLOSE_FORBIDDEN)
             return
         self.user = user
@@ -51,6 +52,7 @@ class SupervisorConsumer(FrameConsumer):
             self.language = "nb"
         # Join the stream before reading the snapshot: a change in between arrives as an event.
         await self.join(events.DASHBOARD_GROUP)
+        await self.join(user_group(user_id))
         await self.accept()
         await self.send_state(await database_sync_to_async(dashboard_state)())
 

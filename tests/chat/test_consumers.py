@@ -276,3 +276,17 @@ async def test_visitor_sees_queue_position_move(on_shift: User, settings: Any) -
     _ = second
     for socket in (*sockets, desk):
         await socket.disconnect()
+
+
+async def test_logout_closes_the_users_live_sockets(on_shift: User) -> None:
+    from django.test import Client
+
+    client = await database_sync_to_async(Client)(HTTP_HOST="127.0.0.1")
+    await database_sync_to_async(client.force_login)(on_shift)
+    desk, _ = await desk_socket(client.cookies["sessionid"].value)
+    response = await database_sync_to_async(client.post)("/veileder/logg-ut/")
+    assert response.status_code == 302
+    frame, _ = await until(desk, "error")
+    assert frame["code"] == "logged_out"
+    closed = await desk.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4401}
