@@ -83,15 +83,45 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         "last": last,
         "tables": tables,
         "charts": [
-            _chart(by_name["topic"]),
             _chart(by_name["hour"]),
             _chart(by_name["wait"]),
         ],
+        "topics_over_time": _over_time(by_name["topic"]),
         "csv_url": f"/api/statistics/export.csv?{query}",
         "xlsx_url": f"/api/statistics/export.xlsx?{query}",
         "threshold": conf.suppression_threshold(),
     }
     return render(request, "reports/statistics.html", context)
+
+
+def _over_time(table: Any) -> list[dict[str, Any]]:
+    """One small bar chart per topic across the periods (":" cells are drawn as gaps)."""
+    peak = max([c for row in table.rows for c in row.cells if isinstance(c, int)] + [1])
+    count = max(1, len(table.periods))
+    lines = []
+    for row in table.rows:
+        bars = []
+        for index, cell in enumerate(row.cells):
+            value = cell if isinstance(cell, int) else 0
+            height = round(22 * value / peak, 1)
+            bars.append(
+                {
+                    "x": round(index * 120 / count, 1),
+                    "y": round(24 - height, 1),
+                    "width": max(1, round(120 / count - 1, 1)),
+                    "height": height,
+                }
+            )
+        lines.append(
+            {
+                "label": row.label,
+                "bars": bars,
+                "text": ", ".join(
+                    f"{p}: {c}" for p, c in zip(table.periods, row.cells, strict=True)
+                ),
+            }
+        )
+    return lines
 
 
 def _chart(table: Any) -> dict[str, Any]:

@@ -153,10 +153,13 @@ function renderChats(chats) {
 }
 
 function renderChart(series) {
+  // Bars: queue length. Line: longest wait at that moment (own scale).
   const svg = $("chart");
   svg.replaceChildren();
   const peak = Math.max(1, ...series.map((p) => p.queue));
+  const longest = Math.max(60, ...series.map((p) => p.longest_wait));
   const width = 400 / Math.max(1, series.length);
+  const points = [];
   series.forEach((point, index) => {
     const height = (point.queue / peak) * 110;
     const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
@@ -166,7 +169,12 @@ function renderChart(series) {
     bar.setAttribute("height", String(height));
     bar.setAttribute("class", "vv-chart__bar");
     svg.append(bar);
+    points.push(`${index * width + width / 2},${120 - (point.longest_wait / longest) * 110}`);
   });
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", points.join(" "));
+  line.setAttribute("class", "vv-chart__line");
+  svg.append(line);
   const body = $("series");
   body.replaceChildren();
   for (const point of series) {
