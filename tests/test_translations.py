@@ -16,9 +16,10 @@ def entries(path: Path) -> list[tuple[str, str, bool]]:
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         if block.startswith("#~") or "msgid" not in block:
             continue
-        msgid = "".join(
-            re.findall(r'"(.*)"', re.search(r'^msgid ((?:".*"\n?)+)', block, re.M).group(1))
-        )  # type: ignore[union-attr]
+        found = re.search(r'^msgid ((?:".*"\n?)+)', block, re.M)
+        if found is None:
+            continue
+        msgid = "".join(re.findall(r'"(.*)"', found.group(1)))
         strings = re.findall(r'^msgstr(?:\[\d\])? ((?:".*"\n?)+)', block, re.M)
         msgstr = "|".join("".join(re.findall(r'"(.*)"', s)) for s in strings)
         if msgid:
