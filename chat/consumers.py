@@ -23,6 +23,7 @@ from chat.errors import ConversationNotFound, DomainError, InvalidSequence, NotY
 from chat.frames import (
     DESK_FRAMES,
     VISITOR_FRAMES,
+    FlagFrame,
     Frame,
     FrameError,
     MessageSend,
@@ -35,6 +36,7 @@ from chat.frames import (
     parse_frame,
 )
 from chat.models import Conversation
+from moderation import services as moderation_services
 from moderation.ratelimit import RateLimited, SlidingWindow
 from reports import services as report_services
 from reports.models import Wrapup
@@ -538,6 +540,14 @@ class DeskConsumer(ChatConsumer):
             counsellor=self.user, public_id=frame.conversation
         )
         await self.assigned(conversation, frame.ref)
+
+    async def on_message_flag(self, frame: FlagFrame) -> None:
+        await database_sync_to_async(moderation_services.message_flag)(
+            counsellor=self.user, public_id=frame.conversation, seq=frame.seq, reason=frame.reason
+        )
+        await self.send_json(
+            {"type": "flagged", "conversation": frame.conversation, "ref": frame.ref}
+        )
 
     async def on_wrapup(self, frame: WrapupFrame) -> None:
         wrapup = await database_sync_to_async(report_services.wrapup_save)(

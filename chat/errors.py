@@ -133,3 +133,9 @@ class InvalidTopic(DomainError):
 class InvalidAttribute(DomainError):
     code = "invalid_attribute"
     message = _("Unknown answer.")
+
+
+class VisitorBlocked(DomainError):
+    code = "blocked"
+    message = _("This chat has been blocked for a while because of how it was used.")
+    http_status = 403

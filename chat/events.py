@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from chat.models import Conversation, Message
+from moderation.profanity import has_profanity
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class MessagePayload(TypedDict):
     client_id: str
     sent_at: str
     author_name: str
+    profanity: bool
 
 
 class ChatMessageEvent(TypedDict):
@@ -93,10 +95,13 @@ def message_payload(
     name = author_name
     if name is None:
         name = message.author.first_name if message.author_id and message.author else ""
+    body = message.body if live_body is None else live_body
     return {
         "seq": message.seq,
         "sender": message.sender,
-        "body": message.body if live_body is None else live_body,
+        "body": body,
+        # Flagged for the counsellor's eyes; never blocked or hidden.
+        "profanity": message.sender == "visitor" and has_profanity(body),
         "client_id": message.client_id,
         "sent_at": message.created_at.isoformat(),
         "author_name": name,

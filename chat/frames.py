@@ -84,6 +84,13 @@ class WrapupFrame(Frame):
     referral: str = Field(default="", max_length=60)
 
 
+class FlagFrame(Frame):
+    type: Literal["message.flag"]
+    conversation: str = Field(max_length=64)
+    seq: int = Field(ge=1)
+    reason: str = Field(default="", max_length=400)
+
+
 VISITOR_FRAMES: dict[str, type[Frame]] = {
     f.model_fields["type"].annotation.__args__[0]: f  # type: ignore[union-attr]
     for f in (Ping, Resume, MessageSend, Typing, Seen, Close, Rate)
@@ -103,6 +110,7 @@ DESK_FRAMES: dict[str, type[Frame]] = {
         Take,
         TransferFrame,
         WrapupFrame,
+        FlagFrame,
     )
 }
 

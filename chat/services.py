@@ -19,9 +19,11 @@ from chat.errors import (
     NotYourConversation,
     RatingNotOffered,
     ServiceClosed,
+    VisitorBlocked,
 )
 from chat.models import Conversation, Message
 from chat.selectors import hash_token
+from moderation.blocks import is_blocked
 from moderation.crisis import is_crisis
 from moderation.ratelimit import TooManyNewChats, allow_shared
 from moderation.redaction import redact
@@ -72,6 +74,8 @@ def _check_can_send(conversation: Conversation, party: str, author_id: int | Non
     if party == Party.VISITOR:
         if not conversation.is_open:
             raise ConversationClosed
+        if is_blocked(conversation.visitor_token_hash):
+            raise VisitorBlocked
         return
     if conversation.counsellor_id is None or conversation.counsellor_id != author_id:
         raise NotYourConversation

@@ -14,8 +14,9 @@ from django.utils import translation
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat import conf, events, selectors, services
-from chat.errors import ConversationNotFound, DomainError
+from chat.errors import ConversationNotFound, DomainError, VisitorBlocked
 from chat.models import Conversation
+from moderation.blocks import is_blocked
 
 
 def _error(error: DomainError) -> JsonResponse:
@@ -81,6 +82,8 @@ def conversation_view(request: HttpRequest) -> HttpResponse:
         return _bad_request("invalid_language", "language is one of nb, nn, en.")
     try:
         existing = _current(request)
+        if is_blocked(existing.visitor_token_hash):
+            return _error(VisitorBlocked())
         if existing.is_open:
             return JsonResponse(_describe(existing))
     except ConversationNotFound:

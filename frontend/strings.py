@@ -87,6 +87,9 @@ def desk_strings() -> dict[str, str]:
         "new_chat": _("New chat assigned."),
         "no_chats": _("You have no active chats. Take the next one from the queue."),
         "dismiss": _("Remove from desk"),
+        "report_abuse": _("Report abuse"),
+        "reported": _("Reported to the supervisor."),
+        "profanity": _("contains swearing"),
         "crisis": _(
             "Crisis signal: the visitor may be in danger. The supervisor has been alerted."
         ),
@@ -151,4 +154,8 @@ def dashboard_strings() -> dict[str, str]:
         "gap": _("%(from)s to %(to)s"),
         "supervisor_message": _("Message from the supervisor (%(sender)s): %(text)s"),
         "reconnecting": _("Connection lost. Reconnecting…"),
+        "block": _("Block visitor"),
+        "block_reason": _("Reason for blocking"),
+        "block_hours": _("For how many hours"),
+        "unblock": _("Lift the block"),
     }

@@ -30,3 +30,19 @@ class CrisisTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category}: {self.pattern}"
+
+
+class VisitorBlock(models.Model):
+    """A supervisor's block of one visitor token for a period (audited, undoable)."""
+
+    token_hash = models.CharField(max_length=64, db_index=True)
+    until = models.DateTimeField()
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"block until {self.until:%Y-%m-%d %H:%M}"

@@ -20,6 +20,8 @@ from routing.frames import (
     CounsellorsMessage,
     ServiceClose,
     ServiceOpen,
+    VisitorBlock,
+    VisitorUnblock,
 )
 from routing.models import ServiceOverride
 
@@ -101,4 +103,18 @@ class SupervisorConsumer(FrameConsumer):
 
     async def on_counsellors_message(self, frame: CounsellorsMessage) -> None:
         await database_sync_to_async(services.counsellors_message)(actor=self.user, text=frame.text)
+        await self.ok(frame.type, frame.ref)
+
+    async def on_visitor_block(self, frame: VisitorBlock) -> None:
+        from moderation.services import visitor_block
+
+        await database_sync_to_async(visitor_block)(
+            actor=self.user, public_id=frame.conversation, hours=frame.hours, reason=frame.reason
+        )
+        await self.ok(frame.type, frame.ref)
+
+    async def on_visitor_unblock(self, frame: VisitorUnblock) -> None:
+        from moderation.services import visitor_unblock
+
+        await database_sync_to_async(visitor_unblock)(actor=self.user, public_id=frame.conversation)
         await self.ok(frame.type, frame.ref)

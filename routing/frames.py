@@ -43,6 +43,18 @@ class CounsellorsMessage(Frame):
     text: str = Field(max_length=500)
 
 
+class VisitorBlock(Frame):
+    type: Literal["visitor.block"]
+    conversation: str = Field(max_length=64)
+    hours: int = Field(ge=1, le=24 * 30)
+    reason: str = Field(max_length=300)
+
+
+class VisitorUnblock(Frame):
+    type: Literal["visitor.unblock"]
+    conversation: str = Field(max_length=64)
+
+
 SUPERVISOR_FRAMES: dict[str, type[Frame]] = {
     f.model_fields["type"].annotation.__args__[0]: f  # type: ignore[union-attr]
     for f in (
@@ -53,5 +65,7 @@ SUPERVISOR_FRAMES: dict[str, type[Frame]] = {
         ConversationMove,
         ConversationEnd,
         CounsellorsMessage,
+        VisitorBlock,
+        VisitorUnblock,
     )
 }

@@ -87,6 +87,7 @@ FRAMES: dict[tuple[str, str], str] = {
     ("/ws/desk/", "conversation.close"): "assigned conversation",
     ("/ws/desk/", "conversation.transfer"): "assigned conversation",
     ("/ws/desk/", "wrapup"): "assigned conversation",
+    ("/ws/desk/", "message.flag"): "assigned conversation",
     ("/ws/desk/", "shift.start"): "connection",
     ("/ws/desk/", "shift.end"): "connection",
     ("/ws/desk/", "queue.take_next"): "on shift",
@@ -98,4 +99,6 @@ FRAMES: dict[tuple[str, str], str] = {
     ("/ws/dashboard/", "conversation.move"): "supervisor",
     ("/ws/dashboard/", "conversation.end"): "supervisor",
     ("/ws/dashboard/", "counsellors.message"): "supervisor",
+    ("/ws/dashboard/", "visitor.block"): "supervisor",
+    ("/ws/dashboard/", "visitor.unblock"): "supervisor",
 }

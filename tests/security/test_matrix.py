@@ -135,6 +135,7 @@ async def test_frames_refuse_foreign_conversations(clients: dict[str, Client]) -
         "rating": {"value": "up"},
         "conversation.transfer": {"to": None},
         "wrapup": {"topics": ["jobb"]},
+        "message.flag": {"seq": 1, "reason": "sjikane"},
     }
     for (socket_path, frame_type), guard in sorted(FRAMES.items()):
         if guard not in {"own conversation", "assigned conversation"}:

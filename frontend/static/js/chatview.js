@@ -48,6 +48,10 @@ export class ChatView {
     const body = document.createElement("p");
     body.className = "vv-msg__body";
     body.textContent = message.body;
+    if (message.profanity && this.party === "counsellor" && this.strings.profanity) {
+      item.classList.add("vv-msg--profanity");
+      who.textContent = `${who.textContent} · ${this.strings.profanity}`;
+    }
     const meta = document.createElement("span");
     meta.className = "vv-msg__meta";
     const when = message.sent_at ? timeFormat.format(new Date(message.sent_at)) : "";

@@ -222,6 +222,7 @@ function openChat(summary) {
   root.querySelector("[data-role=log]").setAttribute("aria-labelledby", titleId);
   root.querySelector("[data-role=send]").textContent = strings.send;
   root.querySelector("[data-role=end]").textContent = strings.end_chat;
+  root.querySelector("[data-role=flag]").textContent = strings.report_abuse;
   root.querySelector("[data-role=dismiss]").textContent = strings.dismiss;
   const view = new ChatView({
     list: root.querySelector("[data-role=messages]"),
@@ -279,6 +280,12 @@ function openChat(summary) {
   root.querySelector("[data-role=end]").addEventListener("click", () =>
     connection.send({ type: "conversation.close", conversation: id }),
   );
+  root.querySelector("[data-role=flag]").addEventListener("click", () => {
+    const visitorMessages = root.querySelectorAll(".vv-msg--visitor[data-seq]");
+    const last = visitorMessages[visitorMessages.length - 1];
+    if (!last) return;
+    connection.send({ type: "message.flag", conversation: id, seq: Number(last.dataset.seq) });
+  });
   root.querySelector("[data-role=dismiss]").addEventListener("click", () => {
     if (!chat.wrapped && chat.status === "closed") {
       notice(strings.wrapup_missing);
@@ -362,6 +369,9 @@ const handlers = {
     notice(format(strings.supervisor_message, { sender: frame.sender, text: frame.text }));
   },
   transferred() {},
+  flagged() {
+    notice(strings.reported);
+  },
   "wrapup.saved"(frame) {
     const chat = chats.get(frame.conversation);
     if (chat) showWrapup(chat, frame);
