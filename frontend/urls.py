@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from frontend import views
@@ -10,7 +9,7 @@ urlpatterns = [
     path("veileder/", views.desk_page, name="desk"),
     path(
         "veileder/logg-inn/",
-        auth_views.LoginView.as_view(template_name="frontend/login.html"),
+        views.StaffLoginView.as_view(),
         name="login",
     ),
     path("veileder/logg-ut/", views.logout_view, name="logout"),

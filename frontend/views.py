@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
@@ -17,6 +19,7 @@ from chat import conf
 from chat.errors import DomainError
 from chat.services import staff_sockets_close
 from frontend import strings
+from frontend.auth import StaffLoginForm
 from reports.attributes import ATTRIBUTES
 from routing import selectors as routing_selectors
 from routing import services as routing_services
@@ -114,6 +117,14 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
         context["conversation"] = conversation
         context["messages_list"] = list(conversation.messages.order_by("seq"))
     return render(request, "frontend/transcript.html", context)
+
+
+class StaffLoginView(LoginView):
+    template_name = "frontend/login.html"
+    authentication_form = StaffLoginForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "oidc_enabled": settings.OIDC_ENABLED}
 
 
 @require_POST

@@ -90,3 +90,18 @@ def reset_shared(name: str) -> None:
         client = _redis(url)
         for key in client.scan_iter(f"veivalg:rate:{name}:*"):  # type: ignore[attr-defined]
             client.delete(key)  # type: ignore[attr-defined]
+
+
+def count_shared(name: str, seconds: int = 60) -> int:
+    """How many events of ``name`` the current window holds (without adding one)."""
+    window = int(time.time() // seconds)
+    url = getattr(settings, "REDIS_URL", "")
+    if url:
+        try:
+            value = _redis(url).get(f"veivalg:rate:{name}:{window}")  # type: ignore[attr-defined]
+            return int(value or 0)
+        except Exception:
+            return 0
+    with _memory_lock:
+        current, count = _memory.get(name, (window, 0))
+        return count if current == window else 0

@@ -49,6 +49,11 @@ HTTP: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "api/docs/"): PAGE_ANYONE,
     ("GET", "api/"): row(404, 404, 404, 404, 404, 404),
     ("GET", "admin/"): row(302, 302, 302, 302, 302, 200),
+    # OIDC (off unless configured): starting sends everyone to the provider; a callback without
+    # a valid code and state logs nobody in and goes back to the login page.
+    ("GET", "oidc/authenticate/"): row(302, 302, 302, 302, 302, 302),
+    ("GET", "oidc/callback/"): row(302, 302, 302, 302, 302, 302),
+    ("POST", "oidc/logout/"): row(302, 302, 302, 302, 302, 302),
 }
 
 A, D = "A", "D"
