@@ -214,17 +214,7 @@ def dashboard_state(now: dt.datetime | None = None) -> dict[str, Any]:
             "estimated_wait": estimator.seconds(len(waiting) + 1),
             "in_progress": active.count(),
             "capacity": capacity,
-            "counsellors": [
-                {
-                    "username": c.username,
-                    "name": c.name,
-                    "county": c.county,
-                    "active": c.active,
-                    "limit": c.limit,
-                    "status": c.status,
-                }
-                for c in counsellors
-            ],
+            "counsellors": [c.as_item() for c in counsellors],
             "active_chats": [
                 {
                     "conversation": str(c.public_id),

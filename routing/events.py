@@ -14,6 +14,7 @@ from django.utils import timezone
 from chat import conf
 from chat.events import conversation_group, counsellor_group, public_key, send_now, send_on_commit
 from routing import selectors
+from routing.selectors import CounsellorItem
 
 QUEUE_GROUP = "queue"
 DASHBOARD_GROUP = "dashboard"
@@ -26,15 +27,6 @@ class QueueItem(TypedDict):
     priority: int
     requeued: bool
     queued_at: str
-
-
-class CounsellorItem(TypedDict):
-    username: str
-    name: str
-    county: str
-    active: int
-    limit: int
-    status: str
 
 
 class QueueSnapshotEvent(TypedDict):
@@ -79,17 +71,7 @@ def queue_snapshot() -> QueueSnapshotEvent:
             }
             for entry in waiting
         ],
-        "counsellors": [
-            {
-                "username": c.username,
-                "name": c.name,
-                "county": c.county,
-                "active": c.active,
-                "limit": c.limit,
-                "status": c.status,
-            }
-            for c in counsellors
-        ],
+        "counsellors": [c.as_item() for c in counsellors],
         "open": state.open,
         "reason": state.reason,
         "closes_at": state.closes_at.isoformat() if state.closes_at else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
@@ -50,6 +51,15 @@ def visitor_connected(*, conversation_id: int, now: dt.datetime | None = None) -
     ).exists()
 
 
+class CounsellorItem(TypedDict):
+    username: str
+    name: str
+    county: str
+    active: int
+    limit: int
+    status: str
+
+
 @dataclass(frozen=True)
 class CounsellorState:
     user_id: int
@@ -64,6 +74,17 @@ class CounsellorState:
     @property
     def free(self) -> int:
         return max(0, self.limit - self.active) if self.status == "connected" else 0
+
+    def as_item(self) -> CounsellorItem:
+        """What counsellors and supervisors see of a colleague on shift (no chat content)."""
+        return {
+            "username": self.username,
+            "name": self.name,
+            "county": self.county,
+            "active": self.active,
+            "limit": self.limit,
+            "status": self.status,
+        }
 
 
 def counsellors_on_shift(now: dt.datetime | None = None) -> list[CounsellorState]:

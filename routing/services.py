@@ -138,6 +138,17 @@ def presence_disconnect(*, channel_name: str, now: dt.datetime | None = None) ->
 # -- claiming ------------------------------------------------------------------------------
 
 
+def _locked_by_public_id(public_id: str) -> Conversation:
+    pk = (
+        Conversation.objects.filter(public_id=parse_public_id(public_id))
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        raise NotYourConversation
+    return lock_conversation(pk)
+
+
 def _lock_shift(counsellor: User) -> Shift:
     shift = (
         Shift.objects.select_for_update()
@@ -206,14 +217,7 @@ def conversation_transfer(
 ) -> None:
     """Hand a chat to a named colleague on shift, or back to the front of the queue."""
     with transaction.atomic():
-        pk = (
-            Conversation.objects.filter(public_id=parse_public_id(public_id))
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is None:
-            raise NotYourConversation
-        conversation = lock_conversation(pk)
+        conversation = _locked_by_public_id(public_id)
         if conversation.counsellor_id != counsellor.pk:
             raise NotYourConversation
         if conversation.status != Status.ACTIVE:
@@ -294,17 +298,6 @@ def service_override_cancel(*, actor: User) -> None:
 
 
 # -- supervisor actions --------------------------------------------------------------------
-
-
-def _locked_by_public_id(public_id: str) -> Conversation:
-    pk = (
-        Conversation.objects.filter(public_id=parse_public_id(public_id))
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if pk is None:
-        raise NotYourConversation
-    return lock_conversation(pk)
 
 
 def conversation_move(*, actor: User, public_id: str, to_username: str, reason: str = "") -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,12 @@ from routing.services import presence_connect, shift_start
 from tests.support import LiveServer, start_server
 
 ORIGIN = "http://127.0.0.1:8000"
+
+# Several server processes need the shared deployment: PostgreSQL and Redis.
+shared_deployment = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL"),
+    reason="several processes need the shared PostgreSQL + Redis deployment",
+)
 
 
 def make_staff(username: str, *roles: str, first_name: str = "") -> User:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,16 +15,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from chat.models import Message
-from tests.conftest import session_cookie, using_postgres
+from tests.conftest import session_cookie, shared_deployment, using_postgres
 from tests.support import LiveServer, start_server
 
 pytestmark = [
     pytest.mark.multiprocess,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL"),
-        reason="several processes need the shared PostgreSQL + Redis deployment",
-    ),
+    shared_deployment,
 ]
 ORIGIN = Origin("http://127.0.0.1:8000")
 

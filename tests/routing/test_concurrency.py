@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -19,16 +18,13 @@ from websockets.typing import Origin
 from chat.models import Conversation, Message
 from chat.services import conversation_open, message_send
 from routing.services import shift_start
-from tests.conftest import make_staff, session_cookie
+from tests.conftest import make_staff, session_cookie, shared_deployment
 from tests.support import LiveServer, start_server
 
 pytestmark = [
     pytest.mark.multiprocess,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL"),
-        reason="several processes need the shared PostgreSQL + Redis deployment",
-    ),
+    shared_deployment,
 ]
 ORIGIN = Origin("http://127.0.0.1:8000")
 CHATS = 50
