@@ -75,6 +75,30 @@ function renderCounsellors(list) {
   }
 }
 
+// A labelled control and a button in a small form; ``onSubmit`` runs instead of a page load.
+function inlineForm(id, labelText, control, buttonText, onSubmit) {
+  const form = document.createElement("form");
+  form.className = "vv-inline-form";
+  const label = document.createElement("label");
+  label.className = "ds-label";
+  label.htmlFor = id;
+  label.textContent = labelText;
+  control.id = id;
+  control.classList.add("ds-input");
+  const button = document.createElement("button");
+  button.className = "ds-button";
+  button.dataset.variant = "secondary";
+  button.dataset.size = "sm";
+  button.type = "submit";
+  button.textContent = buttonText;
+  form.append(label, control, button);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    onSubmit();
+  });
+  return form;
+}
+
 function renderChats(chats) {
   const body = $("active-chats");
   body.replaceChildren();
@@ -87,16 +111,7 @@ function renderChats(chats) {
     cell(row, chat.since ? clock.format(new Date(chat.since)) : "");
     cell(row, [chat.language, counties[chat.county] || ""].filter(Boolean).join(" / "));
     const actions = cell(row, "");
-    const moveId = `move-${index}`;
-    const move = document.createElement("form");
-    move.className = "vv-inline-form";
-    const label = document.createElement("label");
-    label.className = "ds-label";
-    label.htmlFor = moveId;
-    label.textContent = strings.move_to;
     const select = document.createElement("select");
-    select.className = "ds-input";
-    select.id = moveId;
     for (const person of counsellors) {
       if (person.username === chat.counsellor || person.status !== "connected") continue;
       const option = document.createElement("option");
@@ -104,69 +119,27 @@ function renderChats(chats) {
       option.textContent = person.name;
       select.append(option);
     }
-    const moveButton = document.createElement("button");
-    moveButton.className = "ds-button";
-    moveButton.dataset.variant = "secondary";
-    moveButton.dataset.size = "sm";
-    moveButton.type = "submit";
-    moveButton.textContent = strings.move;
-    moveButton.disabled = select.options.length === 0;
-    move.append(label, select, moveButton);
-    move.addEventListener("submit", (event) => {
-      event.preventDefault();
-      send({ type: "conversation.move", conversation: chat.conversation, to: select.value });
-    });
-    const end = document.createElement("form");
-    end.className = "vv-inline-form";
-    const reasonId = `end-${index}`;
-    const reasonLabel = document.createElement("label");
-    reasonLabel.className = "ds-label";
-    reasonLabel.htmlFor = reasonId;
-    reasonLabel.textContent = strings.end_reason;
+    const move = inlineForm(`move-${index}`, strings.move_to, select, strings.move, () =>
+      send({ type: "conversation.move", conversation: chat.conversation, to: select.value }),
+    );
+    move.querySelector("button").disabled = select.options.length === 0;
     const reason = document.createElement("input");
-    reason.className = "ds-input";
-    reason.id = reasonId;
     reason.required = true;
-    const endButton = document.createElement("button");
-    endButton.className = "ds-button";
-    endButton.dataset.variant = "secondary";
-    endButton.dataset.size = "sm";
-    endButton.type = "submit";
-    endButton.textContent = strings.end;
-    end.append(reasonLabel, reason, endButton);
-    end.addEventListener("submit", (event) => {
-      event.preventDefault();
-      send({ type: "conversation.end", conversation: chat.conversation, reason: reason.value });
-    });
-    const block = document.createElement("form");
-    block.className = "vv-inline-form";
-    block.hidden = !chat.abuse;
-    const blockReasonId = `block-${index}`;
-    const blockLabel = document.createElement("label");
-    blockLabel.className = "ds-label";
-    blockLabel.htmlFor = blockReasonId;
-    blockLabel.textContent = strings.block_reason;
+    const end = inlineForm(`end-${index}`, strings.end_reason, reason, strings.end, () =>
+      send({ type: "conversation.end", conversation: chat.conversation, reason: reason.value }),
+    );
     const blockReason = document.createElement("input");
-    blockReason.className = "ds-input";
-    blockReason.id = blockReasonId;
     blockReason.required = true;
-    const blockButton = document.createElement("button");
-    blockButton.className = "ds-button";
-    blockButton.dataset.variant = "secondary";
-    blockButton.dataset.size = "sm";
-    blockButton.type = "submit";
-    blockButton.textContent = strings.block;
-    block.append(blockLabel, blockReason, blockButton);
-    block.addEventListener("submit", (event) => {
-      event.preventDefault();
-      send({ type: "visitor.block", conversation: chat.conversation, hours: 24, reason: blockReason.value });
-    });
-    actions.append(block);
+    const block = inlineForm(`block-${index}`, strings.block_reason, blockReason, strings.block, () =>
+      send({ type: "visitor.block", conversation: chat.conversation, hours: 24, reason: blockReason.value }),
+    );
+    block.hidden = !chat.abuse;
+    actions.append(move, end, block);
     const transcript = document.createElement("a");
     transcript.className = "ds-link";
     transcript.href = `/vaktleder/samtaler/${chat.conversation}/`;
     transcript.textContent = strings.transcript;
-    actions.append(move, end, transcript);
+    actions.append(transcript);
     body.append(row);
   });
   if (!chats.length) {
