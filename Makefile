@@ -40,6 +40,8 @@ run: setup
 	@echo ""
 	@echo "Visitor chat:      http://$(HOST):$(PORT)/"
 	@echo "Counsellor desk:   http://$(HOST):$(PORT)/veileder/   (log in as kari / veivalg-demo)"
+	@echo "Supervisor:        http://$(HOST):$(PORT)/vaktleder/  (vaktleder / veivalg-demo)"
+	@echo "Statistics:        http://$(HOST):$(PORT)/statistikk/ (statistikk / veivalg-demo)"
 	@echo "Admin:             http://$(HOST):$(PORT)/admin/"
 	@echo ""
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
