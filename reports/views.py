@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 from chat import conf
 from chat.errors import ConversationNotFound, DomainError, Forbidden
 from chat.selectors import conversation_get_for_visitor
-from reports import attributes
 from reports.export import build_tables, statistics_counties_for
 from reports.periods import KINDS
 from reports.services import attributes_save
@@ -145,6 +144,3 @@ def _chart(table: Any) -> dict[str, Any]:
         "bars": bars,
         "height": 22 * len(bars),
     }
-
-
-__all__ = ["attributes", "attributes_view", "statistics_page"]

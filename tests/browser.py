@@ -75,3 +75,12 @@ def tab_to(page: Page, element_id: str, limit: int = 30) -> None:
         if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
             return
     raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
+
+
+def desk_on_shift(browser: Browser, server: LiveServer, username: str) -> Page:
+    """A counsellor's desk in its own browser context, logged in and on shift."""
+    desk = browser.new_context().new_page()
+    log_in(desk, server, username)
+    desk.click("#shift-start")
+    expect(desk.locator("#shift-end")).to_be_visible()
+    return desk

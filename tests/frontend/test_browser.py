@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from chat.models import Conversation
-from tests.browser import axe_violations, log_in, tab_to
+from tests.browser import axe_violations, desk_on_shift, tab_to
 from tests.conftest import make_staff
 from tests.support import LiveServer
 
@@ -18,10 +18,7 @@ def test_visitor_and_counsellor_chat_and_rate(
 ) -> None:
     server = live_server_proc
     make_staff("kari", "counsellor", first_name="Kari")
-    desk = browser.new_context().new_page()
-    log_in(desk, server, "kari")
-    desk.click("#shift-start")
-    expect(desk.locator("#shift-end")).to_be_visible()
+    desk = desk_on_shift(browser, server, "kari")
 
     visitor = browser.new_context().new_page()
     visitor.goto(f"{server.url}/")
@@ -79,10 +76,7 @@ def test_reload_and_server_restart_lose_nothing(
 ) -> None:
     server = live_server_proc
     make_staff("kari", "counsellor", first_name="Kari")
-    desk = browser.new_context().new_page()
-    log_in(desk, server, "kari")
-    desk.click("#shift-start")
-    expect(desk.locator("#shift-end")).to_be_visible()
+    desk = desk_on_shift(browser, server, "kari")
     visitor_context = browser.new_context()
     visitor = visitor_context.new_page()
     visitor.goto(f"{server.url}/")

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from chat.models import Conversation
 from routing.models import AuditEntry
-from tests.browser import axe_violations, log_in, tab_to
+from tests.browser import axe_violations, desk_on_shift, tab_to
 from tests.conftest import make_staff
 from tests.support import LiveServer
 
@@ -157,10 +157,7 @@ def test_dropped_and_repeated_events_leave_the_numbers_right(
     page.route_web_socket("**/ws/dashboard/", meddle)
     page = open_dashboard_page(page, browser, server)
 
-    desk = browser.new_context().new_page()
-    log_in(desk, server, "kari")
-    desk.click("#shift-start")
-    expect(desk.locator("#shift-end")).to_be_visible()
+    desk_on_shift(browser, server, "kari")  # her desk stays open: she takes three chats
     for n in range(5):
         visitor = browser.new_context().new_page()
         visitor.goto(f"{server.url}/")
@@ -195,13 +192,7 @@ def test_live_update_latency_and_keyboard_actions(
     make_staff("ola", "counsellor", first_name="Ola")
     page = open_dashboard(browser, server)
     expect_figure(page, "now.waiting", 0)
-    desks = {}
-    for name in ("kari", "ola"):
-        desk = browser.new_context().new_page()
-        log_in(desk, server, name)
-        desk.click("#shift-start")
-        expect(desk.locator("#shift-end")).to_be_visible()
-        desks[name] = desk
+    desks = {name: desk_on_shift(browser, server, name) for name in ("kari", "ola")}
     expect(page.locator("#counsellors tr")).to_have_count(2)
 
     # Latency: a visitor joins the queue → the number changes on the supervisor's page.
@@ -224,7 +215,8 @@ def test_live_update_latency_and_keyboard_actions(
     changes: list[list[Any]] = page.evaluate("window.__changes")
     latency_ms = next(at for value, at in changes if value == "1") - sent_at
     print(json.dumps({"dashboard_update_latency_ms": round(latency_ms, 1)}))
-    assert latency_ms < (time.monotonic() - started) * 1000 + 1  # measured on the page clock
+    # Measured on the page's clock, from the key press to the change: a real, bounded figure.
+    assert 0 < latency_ms < (time.monotonic() - started) * 1000
 
     # Keyboard only: move the chat to Ola, message the counsellors, end it, close early.
     expect(page.locator("#active-chats tr[data-conversation]")).to_have_count(1)

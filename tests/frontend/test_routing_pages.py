@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from chat.models import Conversation
 from routing.models import County
-from tests.browser import axe_violations, log_in
+from tests.browser import axe_violations, desk_on_shift
 from tests.conftest import make_staff, set_hours
 from tests.support import LiveServer, start_server
 
@@ -41,10 +41,7 @@ def test_queue_position_counts_down_as_chats_ahead_are_taken(browser: Browser) -
     server = start_server(env={"VEIVALG_MAX_ACTIVE_CHATS": "1"})
     try:
         make_staff("kari", "counsellor", first_name="Kari")
-        desk = browser.new_context().new_page()
-        log_in(desk, server, "kari")
-        desk.click("#shift-start")
-        expect(desk.locator("#shift-end")).to_be_visible()
+        desk = desk_on_shift(browser, server, "kari")
 
         visitors = []
         for n in range(3):

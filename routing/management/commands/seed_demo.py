@@ -17,7 +17,6 @@ from reports.reference import ensure_taxonomy
 from reports.services import counts_fill
 from routing import selectors
 from routing.models import CounsellorProfile, County, Organisation, ServiceOverride
-from routing.models import CounsellorProfile as _Profile
 from routing.reference import ensure_reference_data
 from routing.services import service_override_set, shift_start
 
@@ -102,10 +101,6 @@ class Command(BaseCommand):
         for username, *_rest, on_shift in DEMO_STAFF:
             if on_shift:
                 shift_start(counsellor=user_model.objects.get(username=username))
-        statistician = user_model.objects.get(username="statistikk")
-        _Profile.objects.filter(user=statistician).update(
-            organisation=Organisation.objects.get(name="Karrieresenteret i Trøndelag")
-        )
         if not StatRow.objects.exists():
             rows = history_load(days=120, seed=2026)
             counts_fill(rebuild=True)
