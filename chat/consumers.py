@@ -19,7 +19,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import translation
 
 from chat import conf, events, selectors, services
-from chat.errors import ConversationNotFound, DomainError, InvalidSequence, NotYourConversation
+from chat.errors import (
+    ConversationNotFound,
+    DomainError,
+    InvalidSequence,
+    NotYourConversation,
+    UnknownDocument,
+)
 from chat.frames import (
     DESK_FRAMES,
     VISITOR_FRAMES,
@@ -30,12 +36,15 @@ from chat.frames import (
     Rate,
     Resume,
     Seen,
+    SuggestionSearch,
+    SuggestionSend,
     Take,
     TransferFrame,
     WrapupFrame,
     parse_frame,
 )
 from chat.models import Conversation
+from knowledge import facade as knowledge
 from moderation import services as moderation_services
 from moderation.ratelimit import RateLimited, SlidingWindow
 from reports import services as report_services
@@ -452,6 +461,15 @@ class DeskConsumer(ChatConsumer):
     party = Party.COUNSELLOR
     frames = DESK_FRAMES
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Suggestions per conversation: the running refresh, whether another is due, and
+        # which documents this chat has shown and sent (each counted once per chat).
+        self.suggesting: dict[str, asyncio.Task[None]] = {}
+        self.suggest_again: set[str] = set()
+        self.shown: dict[str, set[str]] = {}
+        self.sent: dict[str, set[str]] = {}
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         user_id = getattr(user, "pk", None) if getattr(user, "is_authenticated", False) else None
@@ -475,11 +493,19 @@ class DeskConsumer(ChatConsumer):
         await self.start_presence(user_id=user_id)
         await self.accept()
         await self.send_json(await database_sync_to_async(self.hello)(user_id))
+        for key in list(self.cursors):
+            self.refresh_suggestions(key)
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.suggesting.values():
+            task.cancel()
+        await super().disconnect(code)
 
     def hello(self, user_id: int) -> dict[str, Any]:
         return {
             "type": "hello",
             "role": "counsellor",
+            "suggestions": conf.suggestions_enabled(),
             "name": self.user.first_name or self.user.get_username(),
             "username": self.user.get_username(),
             "on_shift": routing_selectors.counsellor_is_on_shift(user_id=user_id),
@@ -585,9 +611,99 @@ class DeskConsumer(ChatConsumer):
         )
 
     async def assigned(self, conversation: Conversation, ref: str | None = None) -> None:
-        await self.track(conversation)
+        cursor = await self.track(conversation)
         summary = await database_sync_to_async(_desk_summary)(conversation)
         await self.send_json({"type": "conversation.assigned", **summary, "ref": ref})
+        self.refresh_suggestions(cursor.key)
+
+    # -- knowledge suggestions (docs/knowledge.md) -------------------------------------------
+
+    async def chat_message(self, event: events.ChatMessageEvent) -> None:
+        await super().chat_message(event)
+        if event["message"]["sender"] == Party.VISITOR and event["conversation"] in self.cursors:
+            self.refresh_suggestions(event["conversation"])
+
+    def refresh_suggestions(self, key: str) -> None:
+        """Debounced by coalescing: while one refresh runs, later messages ask for one more."""
+        if not conf.suggestions_enabled():
+            return
+        task = self.suggesting.get(key)
+        if task is not None and not task.done():
+            self.suggest_again.add(key)
+            return
+        self.suggesting[key] = asyncio.create_task(self.suggestions_loop(key))
+
+    async def suggestions_loop(self, key: str) -> None:
+        try:
+            while key in self.cursors:
+                self.suggest_again.discard(key)
+                cursor = self.cursors[key]
+                bodies = await database_sync_to_async(selectors.recent_visitor_bodies)(
+                    conversation_id=cursor.pk, limit=conf.suggestion_messages()
+                )
+                query = knowledge.query_from_messages(bodies)
+                hits = await knowledge.suggest(query, conf.suggestion_limit()) if query else None
+                if hits is not None:  # None: no index is loaded, so there is nothing to show
+                    await self.send_suggestions(key, hits, "chat")
+                if key not in self.suggest_again:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("suggestions failed for a conversation", exc_info=True)
+        finally:
+            self.suggesting.pop(key, None)
+
+    async def send_suggestions(
+        self, key: str, hits: list[knowledge.Hit], source: str, ref: str | None = None
+    ) -> None:
+        await self.send_json(
+            {
+                "type": "suggestions",
+                "conversation": key,
+                "source": source,
+                "items": [h.as_dict() for h in hits],
+                "ref": ref,
+            }
+        )
+        shown = self.shown.setdefault(key, set())
+        new = [h.id for h in hits if h.id not in shown]
+        if new:
+            shown.update(new)
+            await database_sync_to_async(knowledge.record_shown)(new)
+
+    async def on_suggestion_search(self, frame: SuggestionSearch) -> None:
+        cursor = await self.cursor_for(frame.conversation)
+        hits = await knowledge.suggest(frame.q, conf.suggestion_limit())
+        await self.send_suggestions(cursor.key, hits or [], "search", frame.ref)
+
+    async def on_suggestion_send(self, frame: SuggestionSend) -> None:
+        cursor = await self.cursor_for(frame.conversation)
+        link = await database_sync_to_async(knowledge.document_link)(frame.id)
+        if link is None:
+            raise UnknownDocument
+        title, url = link
+        result = await database_sync_to_async(services.message_send)(
+            conversation_id=cursor.pk,
+            party=self.party,
+            body=f"{title}: {url}",
+            client_id=frame.client_id,
+            author=self.author(),
+        )
+        sent = self.sent.setdefault(cursor.key, set())
+        if result.created and frame.id not in sent:
+            sent.add(frame.id)
+            await database_sync_to_async(knowledge.record_sent)(frame.id)
+        await self.send_json(
+            {
+                "type": "ack",
+                "conversation": cursor.key,
+                "client_id": frame.client_id,
+                "seq": result.message.seq,
+                "duplicate": not result.created,
+                "ref": frame.ref,
+            }
+        )
 
     async def drop(self, key: str) -> None:
         cursor = self.cursors.pop(key, None)

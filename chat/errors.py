@@ -139,3 +139,9 @@ class VisitorBlocked(DomainError):
     code = "blocked"
     message = _("This chat has been blocked for a while because of how it was used.")
     http_status = 403
+
+
+class UnknownDocument(DomainError):
+    code = "unknown_document"
+    message = _("That resource is no longer in the knowledge base.")
+    http_status = 404

@@ -91,6 +91,19 @@ class FlagFrame(Frame):
     reason: str = Field(default="", max_length=400)
 
 
+class SuggestionSend(Frame):
+    type: Literal["suggestion.send"]
+    conversation: str = Field(max_length=64)
+    id: str = Field(min_length=1, max_length=200)
+    client_id: str = Field(min_length=1, max_length=64)
+
+
+class SuggestionSearch(Frame):
+    type: Literal["suggestion.search"]
+    conversation: str = Field(max_length=64)
+    q: str = Field(min_length=1, max_length=500)
+
+
 VISITOR_FRAMES: dict[str, type[Frame]] = {
     f.model_fields["type"].annotation.__args__[0]: f  # type: ignore[union-attr]
     for f in (Ping, Resume, MessageSend, Typing, Seen, Close, Rate)
@@ -111,6 +124,8 @@ DESK_FRAMES: dict[str, type[Frame]] = {
         TransferFrame,
         WrapupFrame,
         FlagFrame,
+        SuggestionSend,
+        SuggestionSearch,
     )
 }
 

@@ -65,3 +65,13 @@ def conversations_assigned_to(*, user_id: int) -> list[Conversation]:
         .filter(counsellor_id=user_id, status=Conversation.Status.ACTIVE)
         .order_by("assigned_at")
     )
+
+
+def recent_visitor_bodies(*, conversation_id: int, limit: int) -> list[str]:
+    """The visitor's last ``limit`` messages, oldest first (stored redacted)."""
+    bodies = list(
+        Message.objects.filter(conversation_id=conversation_id, sender=Conversation.Party.VISITOR)
+        .order_by("-seq")
+        .values_list("body", flat=True)[:limit]
+    )
+    return bodies[::-1]

@@ -113,6 +113,18 @@ def desk_strings() -> dict[str, str]:
         "wrapup_saved": _("Topics saved."),
         "wrapup_missing": _("Choose the topics before you end or remove the chat."),
         "supervisor_message": _("Message from the supervisor (%(sender)s): %(text)s"),
+        "suggest_heading": _("Suggested resources"),
+        "suggest_empty": _("Suggestions appear here as the visitor writes."),
+        "suggest_none": _("No matching resources."),
+        "suggest_search_label": _("Search the knowledge base"),
+        "suggest_search": _("Search"),
+        "suggest_results": _("Search results"),
+        "suggest_send": _("Send link"),
+        "suggest_send_label": _("Send link: %(title)s"),
+        "suggest_sent": _("Link sent: %(title)s"),
+        "kind_yrke": _("Occupation"),
+        "kind_utdanning": _("Education"),
+        "kind_tema": _("Theme"),
     }
 
 

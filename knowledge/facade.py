@@ -347,7 +347,7 @@ def query_from_messages(bodies: Iterable[str]) -> str:
 
 # -- the worker thread for async callers -------------------------------------------------------
 
-_Request = tuple[str, int, "concurrent.futures.Future[list[Hit]]"]
+_Request = tuple[str, int, "concurrent.futures.Future[list[Hit] | None]"]
 
 
 class SuggestionWorker:
@@ -360,8 +360,8 @@ class SuggestionWorker:
         self.thread = threading.Thread(target=self.run, name="knowledge-worker", daemon=True)
         self.thread.start()
 
-    def submit(self, query: str, limit: int) -> concurrent.futures.Future[list[Hit]]:
-        future: concurrent.futures.Future[list[Hit]] = concurrent.futures.Future()
+    def submit(self, query: str, limit: int) -> concurrent.futures.Future[list[Hit] | None]:
+        future: concurrent.futures.Future[list[Hit] | None] = concurrent.futures.Future()
         self.requests.put((query, limit, future))
         return future
 
@@ -386,7 +386,7 @@ class SuggestionWorker:
                 connection.close()
             if index is None:
                 for _q, _limit, future in live:
-                    future.set_result([])
+                    future.set_result(None)
                 return
             queries = [clean_query(q) for q, _limit, _f in live]
             vectors = index.embedder.embed_queries(queries)
@@ -412,8 +412,8 @@ def _get_worker() -> SuggestionWorker:
         return _worker
 
 
-async def suggest(query: str, limit: int = 5) -> list[Hit]:
-    """Suggestions for a chat, computed off the event loop. Empty before the first load."""
+async def suggest(query: str, limit: int = 5) -> list[Hit] | None:
+    """Suggestions for a chat, computed off the event loop; None before the first load."""
     if not query.strip():
         return []
     return await asyncio.wrap_future(_get_worker().submit(query, limit))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 
+from knowledge import facade as knowledge
 from reports.reference import ensure_taxonomy
 from routing.models import OpeningHours
 from routing.reference import ensure_reference_data
@@ -60,9 +62,19 @@ def reference_data(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("django_db") is None:
         return
     request.getfixturevalue("transactional_db")
+    knowledge.forget_loaded()  # the database starts empty: so does this process's index
     ensure_reference_data()
     ensure_taxonomy()
     always_open()
+
+
+DEMO_CORPUS = Path(__file__).resolve().parent.parent / "knowledge" / "corpus" / "demo.jsonl"
+
+
+@pytest.fixture
+def knowledge_index(transactional_db: None) -> knowledge.LoadResult:
+    """The demo corpus loaded (its vectors come from the on-disk cache after the first run)."""
+    return knowledge.load_file(DEMO_CORPUS, replace=True, progress=False)
 
 
 def connect_desk(user: User) -> None:

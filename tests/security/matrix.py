@@ -93,6 +93,8 @@ FRAMES: dict[tuple[str, str], str] = {
     ("/ws/desk/", "conversation.transfer"): "assigned conversation",
     ("/ws/desk/", "wrapup"): "assigned conversation",
     ("/ws/desk/", "message.flag"): "assigned conversation",
+    ("/ws/desk/", "suggestion.send"): "assigned conversation",
+    ("/ws/desk/", "suggestion.search"): "assigned conversation",
     ("/ws/desk/", "shift.start"): "connection",
     ("/ws/desk/", "shift.end"): "connection",
     ("/ws/desk/", "queue.take_next"): "on shift",

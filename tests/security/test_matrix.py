@@ -136,6 +136,8 @@ async def test_frames_refuse_foreign_conversations(clients: dict[str, Client]) -
         "conversation.transfer": {"to": None},
         "wrapup": {"topics": ["jobb"]},
         "message.flag": {"seq": 1, "reason": "sjikane"},
+        "suggestion.send": {"id": "yrke/elektriker", "client_id": "y"},
+        "suggestion.search": {"q": "elektriker"},
     }
     for (socket_path, frame_type), guard in sorted(FRAMES.items()):
         if guard not in {"own conversation", "assigned conversation"}:

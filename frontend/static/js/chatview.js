@@ -7,6 +7,26 @@ const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "nb"
   minute: "2-digit",
 });
 
+// Counsellors send resource links: show http(s) addresses in their messages as links.
+const URL_PATTERN = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)])/g;
+
+export function linkify(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    if (match.index > last) parts.push(document.createTextNode(text.slice(last, match.index)));
+    const link = document.createElement("a");
+    link.href = match[0];
+    link.textContent = match[0];
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    parts.push(link);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parts.push(document.createTextNode(text.slice(last)));
+  return parts;
+}
+
 export class ChatView {
   constructor({ list, typing, party, strings, send, conversation = null }) {
     this.conversation = conversation; // desk frames name it; the visitor socket knows its own
@@ -47,7 +67,8 @@ export class ChatView {
     who.textContent = this.senderLabel(message);
     const body = document.createElement("p");
     body.className = "vv-msg__body";
-    body.textContent = message.body;
+    if (message.sender === "counsellor") body.append(...linkify(message.body));
+    else body.textContent = message.body;
     if (message.profanity && this.party === "counsellor" && this.strings.profanity) {
       item.classList.add("vv-msg--profanity");
       who.textContent = `${who.textContent} · ${this.strings.profanity}`;

@@ -1,7 +1,7 @@
 // The counsellor desk: shift, shared queue, and every assigned chat on one socket.
 
 import { ChatView } from "./chatview.js";
-import { Connection, format, loadStrings } from "./connection.js";
+import { Connection, format, loadStrings, newClientId } from "./connection.js";
 
 const strings = loadStrings();
 const $ = (id) => document.getElementById(id);
@@ -191,6 +191,9 @@ function showStatus(chat, status) {
   chat.root.querySelector("[data-role=transfer]").hidden = !active;
   chat.root.querySelector("[data-role=wrapup]").hidden = status === "transferred";
   chat.root.querySelector("[data-role=dismiss]").hidden = active;
+  for (const button of chat.root.querySelectorAll(".vv-suggest__item button")) {
+    button.disabled = !active;
+  }
   const meta = [];
   if (chat.crisis) meta.push(strings.crisis);
   if (chat.county) meta.push(format(strings.county, { county: chat.county }));
@@ -261,6 +264,7 @@ function openChat(summary) {
   fillTransferTargets(chat);
   renderNotes(chat, summary.notes);
   buildWrapup(chat, chatNumber);
+  buildSuggestions(chat, id, chatNumber);
   showWrapup(chat, summary.wrapup);
   const form = root.querySelector("[data-role=compose]");
   form.addEventListener("submit", (event) => {
@@ -299,6 +303,81 @@ function openChat(summary) {
   $("chats").append(root);
   showStatus(chat, summary.status);
   return chat;
+}
+
+function buildSuggestions(chat, id, number) {
+  const root = chat.root;
+  const headingId = `chat-suggest-${number}`;
+  const heading = root.querySelector("[data-role=suggest-heading]");
+  heading.id = headingId;
+  heading.textContent = strings.suggest_heading;
+  root.querySelector("[data-role=suggest]").setAttribute("aria-labelledby", headingId);
+  root.querySelector("[data-role=suggest-state]").textContent = strings.suggest_empty;
+  const qId = `chat-suggest-q-${number}`;
+  const label = root.querySelector("[data-role=suggest-label]");
+  label.htmlFor = qId;
+  label.textContent = strings.suggest_search_label;
+  const input = root.querySelector("[data-role=suggest-q]");
+  input.id = qId;
+  root.querySelector("[data-role=suggest-go]").textContent = strings.suggest_search;
+  root.querySelector("[data-role=suggest-form]").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = input.value.trim();
+    if (q) connection.send({ type: "suggestion.search", conversation: id, q });
+  });
+}
+
+function renderSuggestions(chat, frame) {
+  const root = chat.root;
+  const list = root.querySelector("[data-role=suggest-list]");
+  const state = root.querySelector("[data-role=suggest-state]");
+  // A refresh from the chat never replaces results the counsellor searched for while the
+  // search box still holds the query.
+  const searching = root.querySelector("[data-role=suggest-q]").value.trim() !== "";
+  if (frame.source === "chat" && searching && list.dataset.source === "search") return;
+  list.dataset.source = frame.source;
+  list.replaceChildren();
+  state.textContent = frame.items.length
+    ? frame.source === "search" ? strings.suggest_results : ""
+    : strings.suggest_none;
+  for (const item of frame.items) {
+    const entry = document.createElement("li");
+    entry.className = "vv-suggest__item";
+    entry.dataset.id = item.id;
+    const kind = document.createElement("p");
+    kind.className = "vv-suggest__kind";
+    kind.textContent = strings[`kind_${item.kind}`] || item.kind;
+    const title = document.createElement("a");
+    title.href = item.url;
+    title.target = "_blank";
+    title.rel = "noopener noreferrer";
+    title.textContent = item.title;
+    const titleLine = document.createElement("p");
+    titleLine.append(title);
+    const summary = document.createElement("p");
+    summary.className = "ds-paragraph";
+    summary.dataset.size = "sm";
+    summary.textContent = item.summary;
+    const send = document.createElement("button");
+    send.type = "button";
+    send.className = "ds-button";
+    send.dataset.variant = "secondary";
+    send.dataset.size = "sm";
+    send.textContent = strings.suggest_send;
+    send.setAttribute("aria-label", format(strings.suggest_send_label, { title: item.title }));
+    send.disabled = chat.status !== "active";
+    send.addEventListener("click", () => {
+      const sent = connection.send({
+        type: "suggestion.send",
+        conversation: root.dataset.conversation,
+        id: item.id,
+        client_id: newClientId(),
+      });
+      if (sent) notice(format(strings.suggest_sent, { title: item.title }));
+    });
+    entry.append(kind, titleLine, summary, send);
+    list.append(entry);
+  }
 }
 
 function resumeChat(chat, id) {
@@ -379,6 +458,10 @@ const handlers = {
   "conversation.unassigned"(frame) {
     const chat = chats.get(frame.conversation);
     if (chat) showStatus(chat, "transferred");
+  },
+  suggestions(frame) {
+    const chat = chats.get(frame.conversation);
+    if (chat) renderSuggestions(chat, frame);
   },
   pong() {},
 };
