@@ -8,6 +8,7 @@ socket sees every message exactly once and in order, whatever the layer drops or
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -469,6 +470,9 @@ class DeskConsumer(ChatConsumer):
         self.suggest_again: set[str] = set()
         self.shown: dict[str, set[str]] = {}
         self.sent: dict[str, set[str]] = {}
+        # The visitor's latest messages per chat, kept from the live events (one read at first).
+        self.recent: dict[str, collections.deque[str]] = {}
+        self.recent_seq: dict[str, int] = {}
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -620,8 +624,13 @@ class DeskConsumer(ChatConsumer):
 
     async def chat_message(self, event: events.ChatMessageEvent) -> None:
         await super().chat_message(event)
-        if event["message"]["sender"] == Party.VISITOR and event["conversation"] in self.cursors:
-            self.refresh_suggestions(event["conversation"])
+        key = event["conversation"]
+        if event["message"]["sender"] == Party.VISITOR and key in self.cursors:
+            recent = self.recent.get(key)
+            if recent is not None and event["message"]["seq"] > self.recent_seq.get(key, 0):
+                recent.append(event["message"]["body"])
+                self.recent_seq[key] = event["message"]["seq"]
+            self.refresh_suggestions(key)
 
     def refresh_suggestions(self, key: str) -> None:
         """Debounced by coalescing: while one refresh runs, later messages ask for one more."""
@@ -637,11 +646,15 @@ class DeskConsumer(ChatConsumer):
         try:
             while key in self.cursors:
                 self.suggest_again.discard(key)
-                cursor = self.cursors[key]
-                bodies = await database_sync_to_async(selectors.recent_visitor_bodies)(
-                    conversation_id=cursor.pk, limit=conf.suggestion_messages()
-                )
-                query = knowledge.query_from_messages(bodies)
+                if key not in self.recent:
+                    cursor = self.cursors[key]
+                    last_seq = await database_sync_to_async(_last_seq)(cursor.pk)
+                    bodies = await database_sync_to_async(selectors.recent_visitor_bodies)(
+                        conversation_id=cursor.pk, limit=conf.suggestion_messages()
+                    )
+                    self.recent[key] = collections.deque(bodies, maxlen=conf.suggestion_messages())
+                    self.recent_seq[key] = last_seq
+                query = knowledge.query_from_messages(self.recent[key])
                 hits = await knowledge.suggest(query, conf.suggestion_limit()) if query else None
                 if hits is not None:  # None: no index is loaded, so there is nothing to show
                     await self.send_suggestions(key, hits, "chat")
@@ -670,7 +683,7 @@ class DeskConsumer(ChatConsumer):
         new = [h.id for h in hits if h.id not in shown]
         if new:
             shown.update(new)
-            await database_sync_to_async(knowledge.record_shown)(new)
+            knowledge.count_later("shown", new)
 
     async def on_suggestion_search(self, frame: SuggestionSearch) -> None:
         cursor = await self.cursor_for(frame.conversation)
@@ -693,7 +706,7 @@ class DeskConsumer(ChatConsumer):
         sent = self.sent.setdefault(cursor.key, set())
         if result.created and frame.id not in sent:
             sent.add(frame.id)
-            await database_sync_to_async(knowledge.record_sent)(frame.id)
+            knowledge.count_later("sent", [frame.id])
         await self.send_json(
             {
                 "type": "ack",

@@ -430,11 +430,34 @@ def _bump(doc_ids: Iterable[str], field: str) -> None:
 
 
 def record_shown(doc_ids: Iterable[str]) -> None:
-    _bump(doc_ids, "shown")
+    with transaction.atomic():
+        _bump(doc_ids, "shown")
 
 
 def record_sent(doc_id: str) -> None:
-    _bump([doc_id], "sent")
+    with transaction.atomic():
+        _bump([doc_id], "sent")
+
+
+_counter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge")
+
+
+def _count_and_close(field: str, doc_ids: list[str]) -> None:
+    try:
+        close_old_connections()
+        with transaction.atomic():
+            _bump(doc_ids, field)
+    except Exception:
+        log.warning("could not record suggestion counts", exc_info=True)
+    finally:
+        connection.close()
+
+
+def count_later(field: str, doc_ids: Iterable[str]) -> concurrent.futures.Future[None]:
+    """Record ``shown``/``sent`` counts on a background thread, off the chat's path."""
+    if field not in {"shown", "sent"}:
+        raise ValueError(field)
+    return _counter.submit(_count_and_close, field, list(doc_ids))
 
 
 def document_link(doc_id: str) -> tuple[str, str] | None:

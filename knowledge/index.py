@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import bm25s
 import numpy as np
 from langchain_core.documents import Document
-from rank_bm25 import BM25Okapi
 
 from knowledge import text
 from knowledge.embedders import BatchEmbeddings
@@ -101,8 +101,10 @@ class HybridIndex:
         self.documents = list(documents)
         self.embedder = embedder
         self.chunk_owner = np.asarray(chunk_owner, dtype=np.int64)
-        self.bm25 = BM25Okapi([text.tokens(d.lexical_text()) or ["-"] for d in self.documents])
-        self.bm25_grams = BM25Okapi([text.grams(d.lexical_text()) or ["-"] for d in self.documents])
+        # bm25s scores from sparse matrices: no Python loop over documents, so a search holds
+        # the GIL only briefly and the event loop in the same process keeps serving sockets.
+        self.bm25 = _bm25([text.tokens(d.lexical_text()) for d in self.documents])
+        self.bm25_grams = _bm25([text.grams(d.lexical_text()) for d in self.documents])
         self.store = FAISS.from_embeddings(
             text_embeddings=list(zip(chunk_texts, vectors.tolist(), strict=True)),
             embedding=embedder,
@@ -169,6 +171,12 @@ class HybridIndex:
     def hit(self, position: int, score: float) -> Hit:
         d = self.documents[position]
         return Hit(d.id, d.title, d.url, d.kind, d.summary, d.language, score)
+
+
+def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
+    index = bm25s.BM25(k1=1.5, b=0.75)
+    index.index([tokens or ["-"] for tokens in corpus], show_progress=False)
+    return index
 
 
 def fuse(*rankings: tuple[str, list[tuple[int, float]]]) -> list[tuple[int, float]]:

@@ -3,6 +3,7 @@ the link into the chat; only counts are kept."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -17,6 +18,18 @@ from tests.conftest import session_cookie
 from tests.wsclient import desk_socket, drain, of_type, until, visitor_socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+async def settled_counts(doc_id: str) -> dict[str, SuggestionCount]:
+    """Counts are written on a background thread: wait until the sent one has landed."""
+    for _ in range(50):
+        counts: dict[str, SuggestionCount] = await database_sync_to_async(
+            lambda: {c.doc_id: c for c in SuggestionCount.objects.all()}
+        )()
+        if doc_id in counts and counts[doc_id].sent:
+            return counts
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no sent count for {doc_id}")
 
 
 async def chat_with_desk(counsellor: User, first: str) -> tuple[Any, Any, str]:
@@ -124,7 +137,7 @@ async def test_search_box_and_bad_requests(
 
 
 async def test_without_an_index_the_desk_works_and_shows_nothing(on_shift: User) -> None:
-    visitor, desk, key = await chat_with_desk(on_shift, "Jeg vil bli elektriker")
+    visitor, desk, _key = await chat_with_desk(on_shift, "Jeg vil bli elektriker")
     await visitor.send_json_to({"type": "message.send", "client_id": "v-2", "body": "Hallo?"})
     frames = await drain(desk, quiet=1.0)
     assert [m["body"] for m in of_type(frames, "message")][-1] == "Hallo?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -11,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from knowledge import facade as knowledge
 from reports.demo import history_load
 from reports.models import StatRow
 from reports.reference import ensure_taxonomy
@@ -19,6 +21,8 @@ from routing import selectors
 from routing.models import CounsellorProfile, County, Organisation, ServiceOverride
 from routing.reference import ensure_reference_data
 from routing.services import service_override_set, shift_start
+
+DEMO_CORPUS = Path(__file__).resolve().parents[3] / "knowledge" / "corpus" / "demo.jsonl"
 
 DEMO_PASSWORD = "veivalg-demo"  # noqa: S105 - printed on purpose: demo accounts only
 CENTRAL = "Sentral enhet"
@@ -105,6 +109,10 @@ class Command(BaseCommand):
             rows = history_load(days=120, seed=2026)
             counts_fill(rebuild=True)
             self.stdout.write(f"Statistics history: {rows} chats over 120 days.")
+        if knowledge.index_info() is None:
+            self.stdout.write("Knowledge index: embedding the demo corpus (once; cached after).")
+            result = knowledge.load_file(DEMO_CORPUS, progress=True)
+            self.stdout.write(f"Knowledge index: {result.documents} documents.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         for username, _first, organisation, _langs, roles, _shift in DEMO_STAFF:
             self.stdout.write(
