@@ -68,7 +68,7 @@ def evaluate(embedder_names: list[str]) -> dict[str, Any]:
     from knowledge import corpus, facade
     from knowledge.index import Mode
 
-    documents = sorted((facade._from_corpus(d) for d in corpus.read_file(DEMO)), key=lambda d: d.id)
+    documents = sorted((facade.from_corpus(d) for d in corpus.read_file(DEMO)), key=lambda d: d.id)
     queries = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
     results: dict[str, Any] = {}
     for name in embedder_names:
@@ -103,7 +103,7 @@ def build_throughput(embedder_names: list[str], sample: int) -> dict[str, Any]:
 
     from knowledge import corpus, embedders, facade
 
-    documents = [facade._from_corpus(d) for d in corpus.read_file(DEMO)][:sample]
+    documents = [facade.from_corpus(d) for d in corpus.read_file(DEMO)][:sample]
     settings.VEIVALG = {**settings.VEIVALG, "KNOWLEDGE_CACHE_DIR": ""}
     out: dict[str, Any] = {"section": "build", "documents": len(documents)}
     for name in embedder_names:
@@ -153,7 +153,7 @@ def seed_vectors(rows: list[dict[str, Any]], embedder_name: str) -> None:
 
     from knowledge import corpus, embedders, facade
 
-    documents = [facade._from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)]
+    documents = [facade.from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)]
     embedder = embedders.get(embedder_name)
     cache = facade.VectorCache(embedder.name)
     by_id = {d.id: d for d in documents}
@@ -183,7 +183,7 @@ def search_latency(embedder_name: str, rounds: int) -> dict[str, Any]:
         rows = variants(count)
         seed_vectors(rows, embedder_name)
         documents = [
-            facade._from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)
+            facade.from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)
         ]
         built = facade.build(sorted(documents, key=lambda d: d.id), embedder_name, progress=False)
         index = built.index

@@ -74,7 +74,7 @@ class NoIndex(Exception):
 # -- documents ------------------------------------------------------------------------------
 
 
-def _from_corpus(d: CorpusDocument) -> IndexedDocument:
+def from_corpus(d: CorpusDocument) -> IndexedDocument:
     return IndexedDocument(
         d.id, d.kind, d.title, d.url, d.language, d.summary, d.body, tuple(d.tags), d.styrk08, d.nus
     )
@@ -228,7 +228,7 @@ def load_documents(
     final: dict[str, IndexedDocument] = {}
     if not replace:
         final.update((k, _from_row(v)) for k, v in existing.items())
-    final.update((k, _from_corpus(v)) for k, v in incoming.items())
+    final.update((k, from_corpus(v)) for k, v in incoming.items())
     ordered = [final[k] for k in sorted(final)]
     built = build(ordered, name, progress)  # the slow part, outside any transaction
     removed = [k for k in existing if k not in final]

@@ -71,6 +71,16 @@ def reference_data(request: pytest.FixtureRequest) -> None:
 DEMO_CORPUS = Path(__file__).resolve().parent.parent / "knowledge" / "corpus" / "demo.jsonl"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Embed the demo corpus into the on-disk vector cache once, before any test's timeout
+    starts (a fresh clone needs about a minute; later runs find every vector cached)."""
+    from chat import conf
+    from knowledge import corpus
+
+    documents = [knowledge.from_corpus(d) for d in corpus.read_file(DEMO_CORPUS)]
+    knowledge.build(documents, conf.knowledge_embedder(), progress=True)
+
+
 @pytest.fixture
 def knowledge_index(transactional_db: None) -> knowledge.LoadResult:
     """The demo corpus loaded (its vectors come from the on-disk cache after the first run)."""
