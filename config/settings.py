@@ -289,6 +289,7 @@ LOGGING: dict[str, Any] = {
         "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "faiss": {"level": "WARNING"},
+        "bm25s": {"level": "WARNING"},
         "sentence_transformers": {"level": "WARNING"},
     },
 }
