@@ -182,9 +182,7 @@ def search_latency(embedder_name: str, rounds: int) -> dict[str, Any]:
     for label, count in (("1000_documents", 1000), ("10000_chunks", 3400)):
         rows = variants(count)
         seed_vectors(rows, embedder_name)
-        documents = [
-            facade.from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)
-        ]
+        documents = [facade.from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)]
         built = facade.build(sorted(documents, key=lambda d: d.id), embedder_name, progress=False)
         index = built.index
         embed_ms: list[float] = []

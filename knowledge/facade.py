@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 1500
 EMBED_BATCH = 16
 REFRESH_SECONDS = 5.0
+WORKER_NICE = 10
 
 
 class NoIndex(Exception):
@@ -366,6 +368,10 @@ class SuggestionWorker:
         return future
 
     def run(self) -> None:
+        # Below the event loop in the CPU scheduler: on a busy machine chat frames go first and
+        # embedding gets what is left. Threads the embedder starts inherit this.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         while True:
             batch = [self.requests.get()]
             while len(batch) < self.MAX_BATCH:
