@@ -66,7 +66,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def evaluate(embedder_names: list[str]) -> dict[str, Any]:
     from knowledge import corpus, facade
-    from knowledge.index import Mode
+    from knowledge.index import Mode, dense_text
 
     documents = sorted((facade.from_corpus(d) for d in corpus.read_file(DEMO)), key=lambda d: d.id)
     queries = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
@@ -74,7 +74,7 @@ def evaluate(embedder_names: list[str]) -> dict[str, Any]:
     for name in embedder_names:
         built = facade.build(documents, name, progress=True)
         texts = [facade.clean_query(q["q"]) for q in queries]
-        vectors = built.index.embedder.embed_queries(texts)
+        vectors = built.index.embedder.embed_queries([dense_text(t) for t in texts])
         modes: list[tuple[str, Mode]] = [(f"dense:{name}", "dense"), (f"hybrid:{name}", "hybrid")]
         if not results:
             modes.insert(0, ("bm25", "bm25"))
@@ -176,6 +176,7 @@ DEMO_IDS: set[str] = set()
 
 def search_latency(embedder_name: str, rounds: int) -> dict[str, Any]:
     from knowledge import corpus, facade
+    from knowledge.index import dense_text
 
     out: dict[str, Any] = {"section": "search", "embedder": embedder_name}
     queries = [json.loads(line)["q"] for line in EVAL.read_text(encoding="utf-8").splitlines()]
@@ -190,7 +191,7 @@ def search_latency(embedder_name: str, rounds: int) -> dict[str, Any]:
         for n in range(rounds):
             query = facade.clean_query(queries[n % len(queries)])
             started = time.perf_counter()
-            index.embedder.embed_queries([query])
+            index.embedder.embed_queries([dense_text(query)])
             embed_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             index.search(query, limit=5)

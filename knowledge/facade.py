@@ -36,7 +36,7 @@ from tqdm import tqdm
 from chat import conf
 from knowledge import corpus, embedders
 from knowledge.corpus import CorpusDocument, CorpusError
-from knowledge.index import MODES, Hit, HybridIndex, IndexedDocument, Mode, Vectors
+from knowledge.index import MODES, Hit, HybridIndex, IndexedDocument, Mode, Vectors, dense_text
 from knowledge.models import KnowledgeDocument, KnowledgeIndex, SuggestionCount
 from moderation.redaction import redact
 
@@ -395,7 +395,7 @@ class SuggestionWorker:
                     future.set_result(None)
                 return
             queries = [clean_query(q) for q, _limit, _f in live]
-            vectors = index.embedder.embed_queries(queries)
+            vectors = index.embedder.embed_queries([dense_text(q) for q in queries])
             for (query, (_q, limit, future)), vector in zip(
                 zip(queries, live, strict=True), vectors, strict=True
             ):

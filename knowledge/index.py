@@ -33,6 +33,8 @@ MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 # knowledge/eval (docs/knowledge.md); bench/knowledge.py prints each part alone too.
 RRF_K = 10
 WEIGHTS = {"words": 0.7, "dense": 1.5, "grams": 1.0}
+# The embedder sees at most this many characters from the end of the query.
+DENSE_CHARS = 200
 # How many candidates each side contributes before fusion.
 CANDIDATES = 50
 
@@ -156,7 +158,7 @@ class HybridIndex:
             ranked = self.lexical(query)
         else:
             if vector is None:
-                vector = self.embedder.embed_queries([query])[0].tolist()
+                vector = self.embedder.embed_queries([dense_text(query)])[0].tolist()
             dense = self.dense(vector)
             if mode == "dense":
                 ranked = dense
@@ -171,6 +173,15 @@ class HybridIndex:
     def hit(self, position: int, score: float) -> Hit:
         d = self.documents[position]
         return Hit(d.id, d.title, d.url, d.kind, d.summary, d.language, score)
+
+
+def dense_text(query: str) -> str:
+    """The end of the query, for the embedder: the newest words matter most, and embedding time
+    grows with the length. BM25 still sees the whole query."""
+    if len(query) <= DENSE_CHARS:
+        return query
+    tail = query[-DENSE_CHARS:]
+    return tail[tail.find(" ") + 1 :] if " " in tail else tail
 
 
 def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
