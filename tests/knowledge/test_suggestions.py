@@ -90,9 +90,7 @@ async def test_visitor_messages_drive_the_panel_and_a_click_sends_the_link(
     )()
     assert sent == 1
 
-    counts = await database_sync_to_async(
-        lambda: {c.doc_id: c for c in SuggestionCount.objects.all()}
-    )()
+    counts = await settled_counts("yrke/elektriker")
     assert counts["yrke/elektriker"].shown == 1  # shown twice in this chat, counted once
     assert counts["yrke/elektriker"].sent == 1
     ignored = [c for c in counts.values() if c.sent == 0]
