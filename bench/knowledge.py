@@ -66,7 +66,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def evaluate(embedder_names: list[str]) -> dict[str, Any]:
     from knowledge import corpus, facade
-    from knowledge.index import Mode, dense_text
+    from knowledge.index import Mode
 
     documents = sorted((facade.from_corpus(d) for d in corpus.read_file(DEMO)), key=lambda d: d.id)
     queries = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
@@ -74,7 +74,7 @@ def evaluate(embedder_names: list[str]) -> dict[str, Any]:
     for name in embedder_names:
         built = facade.build(documents, name, progress=True)
         texts = [facade.clean_query(q["q"]) for q in queries]
-        vectors = built.index.embedder.embed_queries([dense_text(t) for t in texts])
+        vectors = built.index.query_vectors(texts)
         modes: list[tuple[str, Mode]] = [(f"dense:{name}", "dense"), (f"hybrid:{name}", "hybrid")]
         if not results:
             modes.insert(0, ("bm25", "bm25"))
@@ -122,11 +122,15 @@ def build_throughput(embedder_names: list[str], sample: int) -> dict[str, Any]:
 # -- synthetic larger corpora ----------------------------------------------------------------
 
 
-def variants(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    """``count`` documents: the demo corpus, then variants of it."""
+Corpus = tuple[list[dict[str, Any]], dict[str, str]]
+
+
+def variants(count: int, seed: int = 7) -> Corpus:
+    """``count`` documents: the demo corpus, then variants of it; and each variant's source id."""
     rows = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines() if line]
     rng = random.Random(seed)
     out = list(rows)
+    sources: dict[str, str] = {}
     n = 0
     while len(out) < count:
         source = rows[n % len(rows)]
@@ -134,56 +138,53 @@ def variants(count: int, seed: int = 7) -> list[dict[str, Any]]:
         sentences = source["body"].split(". ")
         rng.shuffle(sentences)
         region = REGIONS[n % len(REGIONS)]
-        out.append(
-            {
-                **source,
-                "id": f"{source['id']}-{n}",
-                "title": f"{source['title']} i {region}",
-                "url": f"{source['url']}-{n}",
-                "body": ". ".join(sentences),
-            }
-        )
-    return out
+        variant = {
+            **source,
+            "id": f"{source['id']}-{n}",
+            "title": f"{source['title']} i {region}",
+            "url": f"{source['url']}-{n}",
+            "body": ". ".join(sentences),
+        }
+        out.append(variant)
+        sources[variant["id"]] = source["id"]
+    return out, sources
 
 
-def seed_vectors(rows: list[dict[str, Any]], embedder_name: str) -> None:
-    """Put vectors for every passage of ``rows`` into the vector cache: real ones for the demo
-    documents, a source's plus noise for its variants."""
+def seed_vectors(generated: Corpus, embedder_name: str) -> list[Any]:
+    """Put a vector for every passage into the vector cache: real ones for the demo documents,
+    a source's plus noise for its variants. Returns the documents, ready to index."""
     import numpy as np
 
     from knowledge import corpus, embedders, facade
 
+    rows, sources = generated
     documents = [facade.from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)]
     embedder = embedders.get(embedder_name)
-    cache = facade.VectorCache(embedder.name)
-    by_id = {d.id: d for d in documents}
+    originals = [d for d in documents if d.id not in sources]
+    passages = [p for d in originals for p in d.passages()]
+    vectors, _ = facade.embed_passages(embedder, passages)  # cached after the first run
+    by_passage = dict(zip(passages, vectors, strict=True))
+    by_source = {d.id: np.stack([by_passage[p] for p in d.passages()]) for d in originals}
+    cache = facade.VectorCache(embedder.name)  # read after the demo vectors were saved
     rng = np.random.default_rng(7)
     for document in documents:
-        passages = document.passages()
-        root = document.id.rsplit("-", 1)[0] if document.id not in DEMO_IDS else document.id
-        if root == document.id:
-            facade.embed_passages(embedder, passages, progress=False)
+        if document.id not in sources:
             continue
-        source = facade.embed_passages(embedder, by_id[root].passages(), progress=False)[0]
-        for j, passage in enumerate(passages):
+        source = by_source[sources[document.id]]
+        for j, passage in enumerate(document.passages()):
             vector = source[j % len(source)] + rng.normal(0, 0.02, source.shape[1])
             cache.vectors[cache.key(passage)] = (vector / np.linalg.norm(vector)).astype("float32")
     cache.save()
-
-
-DEMO_IDS: set[str] = set()
+    return documents
 
 
 def search_latency(embedder_name: str, rounds: int) -> dict[str, Any]:
-    from knowledge import corpus, facade
-    from knowledge.index import dense_text
+    from knowledge import facade
 
     out: dict[str, Any] = {"section": "search", "embedder": embedder_name}
     queries = [json.loads(line)["q"] for line in EVAL.read_text(encoding="utf-8").splitlines()]
     for label, count in (("1000_documents", 1000), ("10000_chunks", 3400)):
-        rows = variants(count)
-        seed_vectors(rows, embedder_name)
-        documents = [facade.from_corpus(d) for d in corpus.parse_lines(json.dumps(r) for r in rows)]
+        documents = seed_vectors(variants(count), embedder_name)
         built = facade.build(sorted(documents, key=lambda d: d.id), embedder_name, progress=False)
         index = built.index
         embed_ms: list[float] = []
@@ -191,7 +192,7 @@ def search_latency(embedder_name: str, rounds: int) -> dict[str, Any]:
         for n in range(rounds):
             query = facade.clean_query(queries[n % len(queries)])
             started = time.perf_counter()
-            index.embedder.embed_queries([dense_text(query)])
+            index.query_vectors([query])
             embed_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             index.search(query, limit=5)
@@ -310,8 +311,9 @@ def chat_bench(embedder_name: str, messages: int, rounds: int) -> dict[str, Any]
     from tests.conftest import make_staff, session_cookie
     from tests.support import start_server
 
-    rows = variants(1000)
-    seed_vectors(rows, embedder_name)
+    generated = variants(1000)
+    seed_vectors(generated, embedder_name)
+    rows = generated[0]
     corpus_path = Path(tempfile.mkdtemp()) / "bench-corpus.jsonl"
     corpus_path.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
@@ -371,7 +373,6 @@ def main() -> None:
 
     from routing.models import OpeningHours
 
-    DEMO_IDS.update(json.loads(line)["id"] for line in DEMO.read_text().splitlines() if line)
     call_command("migrate", verbosity=0)
     OpeningHours.objects.all().delete()
     for day in range(7):

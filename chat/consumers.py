@@ -8,11 +8,10 @@ socket sees every message exactly once and in order, whatever the layer drops or
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -68,6 +67,25 @@ class ConversationCursor:
     key: str
     # Last sequence delivered to this socket; None until the client has sent ``resume``.
     delivered: int | None = None
+
+
+@dataclass
+class ChatSuggestions:
+    """One desk's suggestion state for one chat (docs/knowledge.md)."""
+
+    # The visitor's latest messages as (seq, body), oldest first: from live events, merged once
+    # with what the database already held when the chat reached this desk.
+    recent: list[tuple[int, str]] = field(default_factory=list)
+    loaded: bool = False
+    task: asyncio.Task[None] | None = None
+    again: bool = False  # another refresh is due when the running one ends
+    shown: set[str] = field(default_factory=set)  # counted once per chat
+    sent: set[str] = field(default_factory=set)
+
+    def remember(self, messages: list[tuple[int, str]], keep: int) -> None:
+        merged = dict(self.recent)
+        merged.update(messages)
+        self.recent = sorted(merged.items())[-keep:]
 
 
 def _backlog(conversation_id: int, after: int, limit: int) -> list[events.MessagePayload]:
@@ -464,15 +482,7 @@ class DeskConsumer(ChatConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Suggestions per conversation: the running refresh, whether another is due, and
-        # which documents this chat has shown and sent (each counted once per chat).
-        self.suggesting: dict[str, asyncio.Task[None]] = {}
-        self.suggest_again: set[str] = set()
-        self.shown: dict[str, set[str]] = {}
-        self.sent: dict[str, set[str]] = {}
-        # The visitor's latest messages per chat, kept from the live events (one read at first).
-        self.recent: dict[str, collections.deque[str]] = {}
-        self.recent_seq: dict[str, int] = {}
+        self.suggestions: dict[str, ChatSuggestions] = {}
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -501,8 +511,9 @@ class DeskConsumer(ChatConsumer):
             self.refresh_suggestions(key)
 
     async def disconnect(self, code: int) -> None:
-        for task in self.suggesting.values():
-            task.cancel()
+        for state in self.suggestions.values():
+            if state.task is not None:
+                state.task.cancel()
         await super().disconnect(code)
 
     def hello(self, user_id: int) -> dict[str, Any]:
@@ -624,48 +635,42 @@ class DeskConsumer(ChatConsumer):
 
     async def chat_message(self, event: events.ChatMessageEvent) -> None:
         await super().chat_message(event)
-        key = event["conversation"]
-        if event["message"]["sender"] == Party.VISITOR and key in self.cursors:
-            recent = self.recent.get(key)
-            if recent is not None and event["message"]["seq"] > self.recent_seq.get(key, 0):
-                recent.append(event["message"]["body"])
-                self.recent_seq[key] = event["message"]["seq"]
+        key, message = event["conversation"], event["message"]
+        if message["sender"] == Party.VISITOR and key in self.cursors:
+            state = self.suggestions.setdefault(key, ChatSuggestions())
+            state.remember([(message["seq"], message["body"])], conf.suggestion_messages())
             self.refresh_suggestions(key)
 
     def refresh_suggestions(self, key: str) -> None:
         """Debounced by coalescing: while one refresh runs, later messages ask for one more."""
         if not conf.suggestions_enabled():
             return
-        task = self.suggesting.get(key)
-        if task is not None and not task.done():
-            self.suggest_again.add(key)
+        state = self.suggestions.setdefault(key, ChatSuggestions())
+        if state.task is not None and not state.task.done():
+            state.again = True
             return
-        self.suggesting[key] = asyncio.create_task(self.suggestions_loop(key))
+        state.task = asyncio.create_task(self.suggestions_loop(key, state))
 
-    async def suggestions_loop(self, key: str) -> None:
+    async def suggestions_loop(self, key: str, state: ChatSuggestions) -> None:
         try:
             while key in self.cursors:
-                self.suggest_again.discard(key)
-                if key not in self.recent:
-                    cursor = self.cursors[key]
-                    last_seq = await database_sync_to_async(_last_seq)(cursor.pk)
-                    bodies = await database_sync_to_async(selectors.recent_visitor_bodies)(
-                        conversation_id=cursor.pk, limit=conf.suggestion_messages()
+                state.again = False
+                if not state.loaded:
+                    stored = await database_sync_to_async(selectors.recent_visitor_messages)(
+                        conversation_id=self.cursors[key].pk, limit=conf.suggestion_messages()
                     )
-                    self.recent[key] = collections.deque(bodies, maxlen=conf.suggestion_messages())
-                    self.recent_seq[key] = last_seq
-                query = knowledge.query_from_messages(self.recent[key])
+                    state.remember(stored, conf.suggestion_messages())
+                    state.loaded = True
+                query = knowledge.query_from_messages(body for _seq, body in state.recent)
                 hits = await knowledge.suggest(query, conf.suggestion_limit()) if query else None
                 if hits is not None:  # None: no index is loaded, so there is nothing to show
                     await self.send_suggestions(key, hits, "chat")
-                if key not in self.suggest_again:
+                if not state.again:
                     return
         except asyncio.CancelledError:
             raise
         except Exception:
             log.warning("suggestions failed for a conversation", exc_info=True)
-        finally:
-            self.suggesting.pop(key, None)
 
     async def send_suggestions(
         self, key: str, hits: list[knowledge.Hit], source: str, ref: str | None = None
@@ -679,7 +684,7 @@ class DeskConsumer(ChatConsumer):
                 "ref": ref,
             }
         )
-        shown = self.shown.setdefault(key, set())
+        shown = self.suggestions.setdefault(key, ChatSuggestions()).shown
         new = [h.id for h in hits if h.id not in shown]
         if new:
             shown.update(new)
@@ -703,7 +708,7 @@ class DeskConsumer(ChatConsumer):
             client_id=frame.client_id,
             author=self.author(),
         )
-        sent = self.sent.setdefault(cursor.key, set())
+        sent = self.suggestions.setdefault(cursor.key, ChatSuggestions()).sent
         if result.created and frame.id not in sent:
             sent.add(frame.id)
             knowledge.count_later("sent", [frame.id])
@@ -719,6 +724,9 @@ class DeskConsumer(ChatConsumer):
         )
 
     async def drop(self, key: str) -> None:
+        state = self.suggestions.pop(key, None)
+        if state is not None and state.task is not None:
+            state.task.cancel()
         cursor = self.cursors.pop(key, None)
         if cursor is not None:
             await self.leave(events.conversation_group(key))

@@ -67,11 +67,11 @@ def conversations_assigned_to(*, user_id: int) -> list[Conversation]:
     )
 
 
-def recent_visitor_bodies(*, conversation_id: int, limit: int) -> list[str]:
-    """The visitor's last ``limit`` messages, oldest first (stored redacted)."""
-    bodies = list(
+def recent_visitor_messages(*, conversation_id: int, limit: int) -> list[tuple[int, str]]:
+    """The visitor's last ``limit`` messages as ``(seq, body)``, oldest first (stored redacted)."""
+    rows = list(
         Message.objects.filter(conversation_id=conversation_id, sender=Conversation.Party.VISITOR)
         .order_by("-seq")
-        .values_list("body", flat=True)[:limit]
+        .values_list("seq", "body")[:limit]
     )
-    return bodies[::-1]
+    return rows[::-1]

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from chat import conf
 from knowledge import corpus, embedders
 from knowledge.corpus import CorpusDocument, CorpusError
-from knowledge.index import MODES, Hit, HybridIndex, IndexedDocument, Mode, Vectors, dense_text
+from knowledge.index import MODES, Hit, HybridIndex, IndexedDocument, Mode, Vectors
 from knowledge.models import KnowledgeDocument, KnowledgeIndex, SuggestionCount
 from moderation.redaction import redact
 
@@ -46,12 +46,11 @@ __all__ = [
     "Hit",
     "LoadResult",
     "NoIndex",
+    "count_later",
     "index_info",
     "load_documents",
     "load_file",
     "query_from_messages",
-    "record_sent",
-    "record_shown",
     "search",
     "suggest",
 ]
@@ -395,7 +394,7 @@ class SuggestionWorker:
                     future.set_result(None)
                 return
             queries = [clean_query(q) for q, _limit, _f in live]
-            vectors = index.embedder.embed_queries([dense_text(q) for q in queries])
+            vectors = index.query_vectors(queries)
             for (query, (_q, limit, future)), vector in zip(
                 zip(queries, live, strict=True), vectors, strict=True
             ):
@@ -433,16 +432,6 @@ def _bump(doc_ids: Iterable[str], field: str) -> None:
     for doc_id in set(doc_ids):
         row, _ = SuggestionCount.objects.get_or_create(day=today, doc_id=doc_id)
         SuggestionCount.objects.filter(pk=row.pk).update(**{field: F(field) + 1})
-
-
-def record_shown(doc_ids: Iterable[str]) -> None:
-    with transaction.atomic():
-        _bump(doc_ids, "shown")
-
-
-def record_sent(doc_id: str) -> None:
-    with transaction.atomic():
-        _bump([doc_id], "sent")
 
 
 _counter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge")

@@ -143,6 +143,10 @@ class HybridIndex:
             best[owner] = max(best.get(owner, -1.0), float(score))
         return sorted(best.items(), key=lambda item: -item[1])[:limit]
 
+    def query_vectors(self, queries: list[str]) -> Vectors:
+        """One embedding per query, of its last ``DENSE_CHARS`` characters, in one batch."""
+        return self.embedder.embed_queries([_dense_text(q) for q in queries])
+
     # -- fused --------------------------------------------------------------------------------
 
     def search(
@@ -158,7 +162,7 @@ class HybridIndex:
             ranked = self.lexical(query)
         else:
             if vector is None:
-                vector = self.embedder.embed_queries([dense_text(query)])[0].tolist()
+                vector = self.query_vectors([query])[0].tolist()
             dense = self.dense(vector)
             if mode == "dense":
                 ranked = dense
@@ -175,7 +179,7 @@ class HybridIndex:
         return Hit(d.id, d.title, d.url, d.kind, d.summary, d.language, score)
 
 
-def dense_text(query: str) -> str:
+def _dense_text(query: str) -> str:
     """The end of the query, for the embedder: the newest words matter most, and embedding time
     grows with the length. BM25 still sees the whole query."""
     if len(query) <= DENSE_CHARS:

@@ -75,10 +75,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Embed the demo corpus into the on-disk vector cache once, before any test's timeout
     starts (a fresh clone needs about a minute; later runs find every vector cached)."""
     from chat import conf
-    from knowledge import corpus
+    from knowledge import corpus, embedders
 
     documents = [knowledge.from_corpus(d) for d in corpus.read_file(DEMO_CORPUS)]
-    knowledge.build(documents, conf.knowledge_embedder(), progress=True)
+    passages = [p for d in documents for p in d.passages()]
+    knowledge.embed_passages(embedders.get(conf.knowledge_embedder()), passages)
 
 
 @pytest.fixture
