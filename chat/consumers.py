@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import translation
@@ -209,6 +210,16 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_error(
                 "internal_error", "The server failed; please retry.", ref=frame.ref
             )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first hops to the database thread to close stale connections,
+        for every frame and event, even a ping. Every database call here already goes through
+        ``database_sync_to_async``, which does that itself, so the hop only cost time: it was
+        the largest single cost of a round trip in bench/transport.py (docs/performance.md)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def dispatch_frame(self, frame: Frame) -> None:
         await getattr(self, "on_" + frame.type.replace(".", "_"))(frame)

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels, and a lifespan that runs
-the routing sweeper (grace periods, abandoned visitors, county-preference expiry) per process.
+the routing sweeper (grace periods, abandoned visitors, county-preference expiry) and the queue
+worker (assignment and queue broadcasts, coalesced) per process.
 
 WebSocket URL patterns live in each app's ``urls.py`` as ``websocket_urlpatterns``.
 """
@@ -22,6 +23,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from chat.urls import websocket_urlpatterns as chat_ws  # noqa: E402
 from routing import sweeper  # noqa: E402
+from routing.events import queue_worker  # noqa: E402
 from routing.urls import websocket_urlpatterns as routing_ws  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -38,14 +40,15 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "lifespan":
         await router(scope, receive, send)
         return
-    task: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            task = asyncio.create_task(sweeper.run_forever())
+            tasks.append(asyncio.create_task(sweeper.run_forever()))
+            tasks.append(asyncio.create_task(queue_worker.run_forever()))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

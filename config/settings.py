@@ -102,7 +102,15 @@ TEMPLATES = [
 def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if url:
-        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+        # Connections are kept per worker thread and checked before reuse (docs/performance.md:
+        # opening a PostgreSQL connection per database call was the costliest part of a send).
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url,
+                conn_max_age=int(os.environ.get("VEIVALG_DB_CONN_MAX_AGE", "60")),
+                conn_health_checks=True,
+            )
+        )
         return config
     # Embedded default: one SQLite file. IMMEDIATE transactions serialise writers up front,
     # so a read-then-write (claiming a chat, numbering a message) can never interleave.
@@ -116,6 +124,8 @@ def _database() -> dict[str, Any]:
         },
         # Per process, so two test runs on one machine never share a file.
         "TEST": {"NAME": str(VAR_DIR / f"test-veivalg-{os.getpid()}.sqlite3")},
+        "CONN_MAX_AGE": int(os.environ.get("VEIVALG_DB_CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": True,
     }
 
 
@@ -129,9 +139,22 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 def _channel_layers() -> dict[str, Any]:
     url = os.environ.get("REDIS_URL", "")
     if url:
+        # RedisChannelLayer (lists, the default) or RedisPubSubChannelLayer: measured in B3.
+        pubsub = os.environ.get("VEIVALG_CHANNEL_LAYER", "redis") == "pubsub"
+        backend = "pubsub.RedisPubSubChannelLayer" if pubsub else "core.RedisChannelLayer"
+        if pubsub:
+            return {
+                "default": {
+                    "BACKEND": "channels_redis." + backend,
+                    "CONFIG": {
+                        "hosts": [{"address": url, "socket_connect_timeout": 5}],
+                        "prefix": os.environ.get("VEIVALG_CHANNEL_PREFIX", "veivalg"),
+                    },
+                }
+            }
         return {
             "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "BACKEND": "channels_redis." + backend,
                 "CONFIG": {
                     # redis-py 8 times out socket reads after 5 s by default, the same as
                     # channels-redis' blocking receive: give the socket more than that.

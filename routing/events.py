@@ -6,8 +6,11 @@ event can never leave a wrong number on anyone's screen.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Literal, TypedDict
 
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +19,7 @@ from chat.events import conversation_group, counsellor_group, public_key, send_n
 from routing import selectors
 from routing.selectors import CounsellorItem
 
+log = logging.getLogger(__name__)
 QUEUE_GROUP = "queue"
 DASHBOARD_GROUP = "dashboard"
 
@@ -152,9 +156,48 @@ def after_queue_change() -> None:
     broadcast_queue()
 
 
+class QueueWorker:
+    """Runs ``after_queue_change`` for the process, off the sender's path and coalesced.
+
+    A queue change used to dispatch and recompute the queue and the whole dashboard on the
+    thread of whoever committed it (a visitor's first message waited for its ack behind it), once
+    per change: a sweep that requeued 20 chats computed the dashboard 20 times. Now a commit only
+    rings this worker's bell; the worker, a task on the server's event loop, runs one pass per
+    ring, and rings that arrive during a pass make one more pass. Every pass reads the database
+    afresh, so nothing is lost by merging them. Outside a server (management commands, the
+    test process) there is no loop and the pass runs at once, as before."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.bell: asyncio.Event | None = None
+
+    async def run_forever(self) -> None:
+        self.loop, self.bell = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            while True:
+                await self.bell.wait()
+                self.bell.clear()
+                try:
+                    await database_sync_to_async(after_queue_change)()
+                except Exception:
+                    log.warning("queue broadcast failed; the next change or sweep retries")
+        finally:
+            self.loop = self.bell = None
+
+    def ring(self) -> None:
+        loop, bell = self.loop, self.bell
+        if loop is None or bell is None or loop.is_closed():
+            after_queue_change()
+            return
+        loop.call_soon_threadsafe(bell.set)
+
+
+queue_worker = QueueWorker()
+
+
 def publish_queue_changed() -> None:
     """After commit: assign what can be assigned, then show everyone the new queue."""
-    transaction.on_commit(after_queue_change, robust=True)
+    transaction.on_commit(queue_worker.ring, robust=True)
 
 
 def publish_unassigned(conversation_public_id: object, counsellor_id: int) -> None:

@@ -7,6 +7,18 @@ from typing import Any
 import uvicorn
 from django.core.management.base import BaseCommand, CommandParser
 
+# Shared with bench/echo.py, so the raw-echo baseline runs on exactly these server settings.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,  # Django's LOGGING (with the IP filter) is already in force
+    "access_log": False,
+    "lifespan": "on",
+    "proxy_headers": False,
+    "server_header": False,
+    "ws_max_size": 1024 * 1024,
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+}
+
 
 class Command(BaseCommand):
     help = "Serve Veivalg (HTTP and WebSockets) with uvicorn."
@@ -20,12 +32,5 @@ class Command(BaseCommand):
             "config.asgi:application",
             host=options["host"],
             port=options["port"],
-            log_config=None,  # Django's LOGGING (with the IP filter) is already in force
-            access_log=False,
-            lifespan="on",
-            proxy_headers=False,
-            server_header=False,
-            ws_max_size=1024 * 1024,
-            ws_ping_interval=20.0,
-            ws_ping_timeout=20.0,
+            **UVICORN_OPTIONS,
         )
