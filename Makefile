@@ -7,7 +7,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-test run test lint services messages clean
+.PHONY: setup setup-test run test lint services messages clean bench
 
 ## setup: install Python packages, npm assets and translations (no services needed)
 setup: .venv/.installed frontend/node_modules/.installed messages
@@ -60,3 +60,7 @@ test: setup-test lint
 
 clean:
 	rm -rf .venv frontend/node_modules var
+
+## bench: B1–B9 of issue 8 (about 15 minutes; needs PostgreSQL and Redis), see docs/performance.md
+bench: setup services
+	$(PY) bench/all.py

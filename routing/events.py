@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal, TypedDict
 
 from channels.db import database_sync_to_async
@@ -15,7 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import conf
-from chat.events import conversation_group, counsellor_group, public_key, send_now, send_on_commit
+from chat.events import (
+    conversation_group,
+    counsellor_group,
+    public_key,
+    send_many,
+    send_now,
+    send_on_commit,
+)
 from routing import selectors
 from routing.selectors import CounsellorItem
 
@@ -137,15 +145,21 @@ def broadcast_queue() -> None:
     supervisor the dashboard."""
     snapshot = queue_snapshot()
     send_now(QUEUE_GROUP, dict(snapshot))
-    broadcast_dashboard()
+    queue_worker.dashboard_changed()
     total = len(snapshot["waiting"])
     if not total:
         return
     estimator = selectors.wait_estimator()
     state = selectors.service_state()
-    for position, item in enumerate(snapshot["waiting"], start=1):
-        event = position_event(item["conversation"], position, total, estimator, state)
-        send_now(conversation_group(item["conversation"]), dict(event))
+    send_many(
+        [
+            (
+                conversation_group(item["conversation"]),
+                dict(position_event(item["conversation"], position, total, estimator, state)),
+            )
+            for position, item in enumerate(snapshot["waiting"], start=1)
+        ]
+    )
 
 
 def after_queue_change() -> None:
@@ -156,40 +170,75 @@ def after_queue_change() -> None:
     broadcast_queue()
 
 
+def off_thread(function: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """Run on a worker thread of its own, not on the one thread that serves the sockets'
+    database calls: a dashboard computation there made every chat message in the process wait
+    for it (delivery p99 outliers in bench/chat.py, docs/performance.md)."""
+    wrapped: Callable[[], Awaitable[None]] = database_sync_to_async(
+        function, thread_sensitive=False
+    )
+    return wrapped
+
+
 class QueueWorker:
-    """Runs ``after_queue_change`` for the process, off the sender's path and coalesced.
+    """Runs ``after_queue_change`` and the dashboard broadcast for the process, off the sender's
+    path and coalesced.
 
     A queue change used to dispatch and recompute the queue and the whole dashboard on the
     thread of whoever committed it (a visitor's first message waited for its ack behind it), once
     per change: a sweep that requeued 20 chats computed the dashboard 20 times. Now a commit only
     rings this worker's bell; the worker, a task on the server's event loop, runs one pass per
     ring, and rings that arrive during a pass make one more pass. Every pass reads the database
-    afresh, so nothing is lost by merging them. Outside a server (management commands, the
-    test process) there is no loop and the pass runs at once, as before."""
+    afresh, so nothing is lost by merging them. The dashboard, the costliest part, has a bell of
+    its own and is computed at most once per ``DASHBOARD_INTERVAL`` (the first change after a
+    quiet spell goes out at once). Outside a server (management commands, the test process)
+    there is no loop and both run at once, as before."""
+
+    DASHBOARD_INTERVAL = 0.5
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.bell: asyncio.Event | None = None
+        self.dashboard_bell: asyncio.Event | None = None
 
     async def run_forever(self) -> None:
-        self.loop, self.bell = asyncio.get_running_loop(), asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+        self.bell, self.dashboard_bell = asyncio.Event(), asyncio.Event()
+        dashboards = asyncio.create_task(self.dashboards(self.dashboard_bell))
         try:
             while True:
                 await self.bell.wait()
                 self.bell.clear()
                 try:
-                    await database_sync_to_async(after_queue_change)()
+                    await off_thread(after_queue_change)()
                 except Exception:
                     log.warning("queue broadcast failed; the next change or sweep retries")
         finally:
-            self.loop = self.bell = None
+            dashboards.cancel()
+            self.loop = self.bell = self.dashboard_bell = None
 
-    def ring(self) -> None:
-        loop, bell = self.loop, self.bell
+    async def dashboards(self, bell: asyncio.Event) -> None:
+        while True:
+            await bell.wait()
+            bell.clear()
+            try:
+                await off_thread(broadcast_dashboard)()
+            except Exception:
+                log.warning("dashboard broadcast failed; the next change or sweep retries")
+            await asyncio.sleep(self.DASHBOARD_INTERVAL)
+
+    def _ring(self, bell: asyncio.Event | None, fallback: Callable[[], None]) -> None:
+        loop = self.loop
         if loop is None or bell is None or loop.is_closed():
-            after_queue_change()
+            fallback()
             return
         loop.call_soon_threadsafe(bell.set)
+
+    def ring(self) -> None:
+        self._ring(self.bell, after_queue_change)
+
+    def dashboard_changed(self) -> None:
+        self._ring(self.dashboard_bell, broadcast_dashboard)
 
 
 queue_worker = QueueWorker()

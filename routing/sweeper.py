@@ -9,7 +9,7 @@ import random
 from channels.db import database_sync_to_async
 
 from chat import conf
-from routing.events import broadcast_dashboard
+from routing.events import queue_worker
 from routing.services import queue_sweep
 
 log = logging.getLogger(__name__)
@@ -20,9 +20,9 @@ async def run_forever() -> None:
         # Jitter spreads several processes' sweeps apart; each sweep is safe to overlap.
         await asyncio.sleep(conf.sweep_seconds() * random.uniform(0.8, 1.2))
         try:
-            result = await database_sync_to_async(queue_sweep)()
+            result = await database_sync_to_async(queue_sweep, thread_sensitive=False)()
             # Waits grow and shifts end with nothing else happening: keep dashboards current.
-            await database_sync_to_async(broadcast_dashboard)()
+            queue_worker.dashboard_changed()
         except asyncio.CancelledError:
             raise
         except Exception:
