@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chat.errors import (
@@ -190,12 +191,7 @@ def row_cells(row: StatRow) -> Iterable[tuple[str, str]]:
     yield "language", row.language
 
 
-def _group_key(row: StatRow, kind: str) -> tuple[str, str, str]:
-    return kind, period_code(kind, timezone.localtime(row.queued_at).date()), row.visitor_county
-
-
-def _recount(kind: str, period: str, county: str, rows: list[StatRow]) -> None:
-    counts = Counter(cell for row in rows for cell in row_cells(row))
+def _recount(kind: str, period: str, county: str, counts: Mapping[tuple[str, str], int]) -> None:
     with transaction.atomic():
         StatCount.objects.filter(period_kind=kind, period=period, county=county).delete()
         StatCount.objects.bulk_create(
@@ -211,6 +207,39 @@ def _recount(kind: str, period: str, county: str, rows: list[StatRow]) -> None:
         )
 
 
+def _count_groups(
+    county: str, groups: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Counter[tuple[str, str]]]:
+    """The cells of every (kind, period) group of one county. Each row is read and counted
+    once, into its local day: the groups' ranges (a day of margin each side) are merged into
+    spans, one query per span, and each day's counts are added to the groups it belongs to."""
+    counts: dict[tuple[str, str], Counter[tuple[str, str]]] = {g: Counter() for g in groups}
+    spans: list[list[dt.datetime]] = []
+    for start, end in sorted(
+        (_period_start(kind, period) - dt.timedelta(days=1), _period_end(kind, period))
+        for kind, period in counts
+    ):
+        end += dt.timedelta(days=1)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    by_day: dict[dt.date, Counter[tuple[str, str]]] = defaultdict(Counter)
+    tz = timezone.get_current_timezone()
+    for start, end in spans:
+        rows = StatRow.objects.filter(
+            visitor_county=county, queued_at__gte=start, queued_at__lt=end
+        )
+        for row in rows.iterator(chunk_size=5000):
+            by_day[timezone.localtime(row.queued_at, tz).date()].update(row_cells(row))
+    for day, cells in by_day.items():
+        for kind in KINDS:
+            counter = counts.get((kind, period_code(kind, day)))
+            if counter is not None:
+                counter.update(cells)
+    return counts
+
+
 def counts_fill(*, rebuild: bool = False, progress: object = None) -> dict[str, int]:
     """Idempotent and restartable: sync the rows, then recount every (period, county) group
     that a changed row belongs to, and move the watermark. ``rebuild`` recounts everything."""
@@ -224,22 +253,24 @@ def counts_fill(*, rebuild: bool = False, progress: object = None) -> dict[str, 
         if watermark is None
         else StatRow.objects.filter(updated_at__gt=watermark)
     )
-    groups = {_group_key(row, kind) for row in changed.iterator() for kind in KINDS}
+    # The distinct (local day, county) pairs of the changed rows, from the database.
+    days = (
+        changed.annotate(day=TruncDate("queued_at")).values_list("day", "visitor_county").distinct()
+    )
+    groups: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for day, county in days:
+        groups[county].update((kind, period_code(kind, day)) for kind in KINDS)
     if rebuild:
         StatCount.objects.all().delete()
+    total = sum(len(county_groups) for county_groups in groups.values())
     done = 0
-    for kind, period, county in sorted(groups):
-        rows = [
-            row
-            for row in StatRow.objects.filter(visitor_county=county)
-            .filter(queued_at__gte=_period_start(kind, period) - dt.timedelta(days=1))
-            .filter(queued_at__lt=_period_end(kind, period) + dt.timedelta(days=1))
-            if _group_key(row, kind) == (kind, period, county)
-        ]
-        _recount(kind, period, county, rows)
-        done += 1
-        if callable(progress):
-            progress(done, len(groups))
+    for county in sorted(groups):
+        counted = _count_groups(county, groups[county])
+        for kind, period in sorted(counted):
+            _recount(kind, period, county, counted[(kind, period)])
+            done += 1
+            if callable(progress):
+                progress(done, total)
     # Rows saved while this ran are newer than ``started`` and are counted next time.
     FillState.objects.filter(pk=1).update(watermark=started - dt.timedelta(seconds=1))
     return {"rows_synced": synced, "groups_recounted": done}
