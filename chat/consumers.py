@@ -163,6 +163,31 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     )
             except Exception:
                 log.warning("heartbeat failed; retrying", exc_info=True)
+            await self.rejoin()
+
+    async def rejoin(self) -> None:
+        """Group memberships live in Redis: a Redis restart or failover forgets them, and a
+        socket that was not reading at that moment lives on deaf (tests/test_faults.py). So join
+        every group again (idempotent) and then, in turn with the socket's other events, catch
+        up from the database on what the lost doorbells carried."""
+        try:
+            added = set(self.joined)
+            for group in added:
+                await self.channel_layer.group_add(group, self.channel_name)
+            for group in added - self.joined:  # left meanwhile
+                await self.channel_layer.group_discard(group, self.channel_name)
+            await self.channel_layer.send(self.channel_name, {"type": "groups.rejoined"})
+        except Exception:
+            log.warning("rejoining channel-layer groups failed; retrying", exc_info=True)
+
+    async def groups_rejoined(self, event: dict[str, Any]) -> None:
+        try:
+            await self.catch_up()
+        except Exception:  # the database may be away too: the next heartbeat tries again
+            log.warning("catching up after rejoining failed; retrying", exc_info=True)
+
+    async def catch_up(self) -> None:
+        return
 
     async def send_error(
         self, code: str, message: str, detail: str = "", ref: str | None = None
@@ -301,6 +326,11 @@ class ChatConsumer(FrameConsumer):
         if event["conversation"] in self.cursors:
             frame = {key: value for key, value in event.items() if key != "counsellor_id"}
             await self.send_json({**frame, "type": "status"})
+
+    async def catch_up(self) -> None:
+        for cursor in list(self.cursors.values()):
+            if cursor.delivered is not None:
+                await self.send_backlog(cursor)
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
         if event["conversation"] in self.cursors and event["party"] != self.party:
@@ -745,6 +775,15 @@ class DeskConsumer(ChatConsumer):
 
     async def counsellor_unassigned(self, event: routing_events.CounsellorUnassignedEvent) -> None:
         await self.drop(event["conversation"])
+
+    async def catch_up(self) -> None:
+        await super().catch_up()
+        # A chat assigned while this desk was out of its groups (the doorbell was lost).
+        for conversation in await database_sync_to_async(selectors.conversations_assigned_to)(
+            user_id=self.user.pk
+        ):
+            if events.public_key(conversation.public_id) not in self.cursors:
+                await self.assigned(conversation)
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
         # Re-check on every status: a chat handed to someone else leaves this desk.
