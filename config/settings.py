@@ -139,8 +139,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 def _channel_layers() -> dict[str, Any]:
     url = os.environ.get("REDIS_URL", "")
     if url:
-        # RedisChannelLayer (lists, the default) or RedisPubSubChannelLayer: measured in B3.
-        pubsub = os.environ.get("VEIVALG_CHANNEL_LAYER", "redis") == "pubsub"
+        # RedisPubSubChannelLayer (the default) or RedisChannelLayer (lists): measured in B3,
+        # docs/performance.md. Pub/sub keeps group membership in each process, so a Redis
+        # restart forgets nothing and a killed process leaves no dead channels in groups.
+        pubsub = os.environ.get("VEIVALG_CHANNEL_LAYER", "pubsub") != "redis"
         backend = "pubsub.RedisPubSubChannelLayer" if pubsub else "core.RedisChannelLayer"
         if pubsub:
             return {

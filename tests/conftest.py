@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from knowledge import facade as knowledge
@@ -19,6 +19,10 @@ from routing.services import presence_connect, shift_start
 from tests.support import LiveServer, start_server
 
 ORIGIN = "http://127.0.0.1:8000"
+
+# The servers the tests start keep their connections (the production setting); this process
+# must not, or a worker thread's idle connection keeps the test database from being dropped.
+connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 # Several server processes need the shared deployment: PostgreSQL and Redis.
 shared_deployment = pytest.mark.skipif(
