@@ -243,7 +243,10 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         the largest single cost of a round trip in bench/transport.py (docs/performance.md)."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
+            # An event this kind of socket does not take (say a waiting chat's place in the
+            # queue reaching the desk that has just taken it): ignore it, never die of it.
+            log.debug("%s ignores a %s event", type(self).__name__, message.get("type"))
+            return
         await handler(message)
 
     async def dispatch_frame(self, frame: Frame) -> None:

@@ -290,3 +290,25 @@ async def test_logout_closes_the_users_live_sockets(on_shift: User) -> None:
     assert frame["code"] == "logged_out"
     closed = await desk.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4401}
+
+
+async def test_an_event_the_desk_does_not_take_is_ignored(on_shift: User) -> None:
+    """A waiting chat's place in the queue, sent just before a desk took the chat, reaches the
+    desk through the chat's group: the desk ignores it and lives on (it used to close)."""
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    from channels.layers import get_channel_layer
+
+    from chat.events import conversation_group
+
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.group_send(
+        conversation_group(key),
+        {"type": "queue.position", "conversation": key, "position": 1, "waiting": 1},
+    )
+    await desk.send_json_to({"type": "ping", "ref": "still-here"})
+    pong, _seen = await until(desk, "pong")
+    assert pong["ref"] == "still-here"
+    await desk.disconnect()
+    await visitor.disconnect()
