@@ -93,6 +93,21 @@ def next_pair(now: dt.datetime) -> tuple[int, int] | None:
     return None
 
 
+def _still_free(counsellor_id: int) -> bool:
+    """Lock the counsellor's shift row, as manual claims do, and count again: the picture
+    ``next_pair`` read may be older than a claim committed since (tests/routing/
+    test_concurrency.py caught a sixth chat for a limit of five)."""
+    shift = (
+        Shift.objects.select_for_update()
+        .filter(counsellor_id=counsellor_id, ended_at__isnull=True)
+        .first()
+    )
+    return (
+        shift is not None
+        and selectors.active_chat_count(user_id=counsellor_id) < conf.max_active_chats()
+    )
+
+
 def _lock() -> None:
     if DispatchLock.objects.select_for_update().filter(pk=1).first() is None:
         DispatchLock.objects.get_or_create(pk=1)
@@ -109,6 +124,8 @@ def queue_dispatch(*, now: dt.datetime | None = None, broadcast: bool = True) ->
             if pair is None:
                 break
             conversation_id, counsellor_id = pair
+            if not _still_free(counsellor_id):
+                continue  # a manual claim got in first: decide again on what is committed
             assign(conversation_id, User.objects.get(pk=counsellor_id), now=moment)
             assigned.append(conversation_id)
     if broadcast and assigned:
