@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,7 +17,9 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.utils import translation
 
 from chat import conf, events, selectors, services
@@ -115,6 +118,57 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.heartbeat: asyncio.Task[None] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' loop (``await_many_dispatch``) builds a new Task and an ``asyncio.wait``
+        for every frame and event; here the socket's frames are read in this task and the
+        channel layer's events in one long-lived task, and a lock gives them turns, so
+        handlers still run one at a time, in arrival order per source (docs/performance.md).
+        An error in an event handler ends the socket as it did in Channels' loop."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        turn = asyncio.Lock()
+        events_task: asyncio.Task[None] | None = None
+        failure: list[BaseException] = []
+        this = asyncio.current_task()
+
+        async def handle(message: dict[str, Any]) -> None:
+            async with turn:
+                await self.dispatch(message)
+
+        async def layer_events() -> None:
+            try:
+                while True:
+                    await handle(await self.channel_layer.receive(self.channel_name))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # StopConsumer too: the socket's life ends here
+                failure.append(exc)
+                if this is not None:
+                    this.cancel()
+
+        try:
+            if self.channel_layer is not None:
+                self.channel_name = await self.channel_layer.new_channel()
+                self.channel_receive = functools.partial(
+                    self.channel_layer.receive, self.channel_name
+                )
+                events_task = asyncio.create_task(layer_events())
+            while True:
+                await handle(await receive())
+        except StopConsumer:
+            pass
+        except asyncio.CancelledError:
+            if not failure:
+                raise
+            if not isinstance(failure[0], StopConsumer):
+                raise failure[0] from None
+        finally:
+            if events_task is not None:
+                events_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await events_task
 
     async def join(self, group: str) -> None:
         if group not in self.joined:

@@ -8,11 +8,14 @@ clients resume from the database by sequence number; events only make that fast.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import os
 import uuid
+import weakref
 from typing import Any, Literal, TypedDict
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -115,11 +118,64 @@ def counsellor_display_name(conversation: Conversation) -> str:
     return conversation.counsellor.first_name or conversation.counsellor.get_username()
 
 
+class _Outbox:
+    """Doorbells rung from a worker thread of the server, sent in order on its event loop.
+
+    The thread does not wait for them: waiting held the database thread, which every socket
+    of the process shares, for a channel-layer round trip per message (docs/performance.md).
+    One drain task per loop sends them one after the other, so they leave in the order the
+    commits made them."""
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.drain_task: asyncio.Task[None] | None = None
+
+    def put(self, group: str, event: dict[str, Any]) -> None:  # on the loop
+        self.pending.append((group, event))
+        if self.drain_task is None or self.drain_task.done():
+            self.drain_task = asyncio.get_running_loop().create_task(self.drain())
+
+    async def drain(self) -> None:
+        layer = get_channel_layer()
+        while self.pending:
+            group, event = self.pending.popleft()
+            if layer is None:
+                continue
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                log.warning("channel layer send to %s failed; clients will catch up", group)
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that called into this thread through ``sync_to_async``, if any."""
+    local = SyncToAsync.threadlocal
+    loop: asyncio.AbstractEventLoop | None = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() and not loop.is_closed() else None
+
+
 def send_now(group: str, event: dict[str, Any]) -> None:
     """Ring the doorbell. A failing channel layer loses the notification, never the data."""
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _server_loop()
+    if loop is not None:
+        outbox = _outboxes.get(loop)
+        if outbox is None:
+            outbox = _outboxes[loop] = _Outbox()
+        try:
+            loop.call_soon_threadsafe(outbox.put, group, event)
+            return
+        except RuntimeError:  # the loop closed meanwhile: send the slow way
+            pass
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:

@@ -20,17 +20,31 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
+from django.urls import URLPattern, path  # noqa: E402
 
-from chat.urls import websocket_urlpatterns as chat_ws  # noqa: E402
+from chat.urls import anonymous_websocket_urlpatterns as visitor_ws  # noqa: E402
+from chat.urls import staff_websocket_urlpatterns as chat_ws  # noqa: E402
 from routing import sweeper  # noqa: E402
 from routing.events import queue_worker  # noqa: E402
 from routing.urls import websocket_urlpatterns as routing_ws  # noqa: E402
+
+
+def wrapped(patterns: list[URLPattern], middleware: Any) -> list[URLPattern]:
+    return [path(str(p.pattern), middleware(p.callback), name=p.name) for p in patterns]
+
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([*chat_ws, *routing_ws]))
+            URLRouter(
+                [
+                    # Anonymous visitors: cookies only (no session, no user, no per-send hook).
+                    *wrapped(visitor_ws, CookieMiddleware),
+                    *wrapped([*chat_ws, *routing_ws], AuthMiddlewareStack),
+                ]
+            )
         ),
     }
 )

@@ -167,7 +167,7 @@ def _channel_layers() -> dict[str, Any]:
                 },
             }
         }
-    return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {"default": {"BACKEND": "config.layers.SweepingInMemoryChannelLayer"}}
 
 
 CHANNEL_LAYERS = _channel_layers()

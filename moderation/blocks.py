@@ -8,6 +8,7 @@ from moderation.models import VisitorBlock
 
 
 def is_blocked(token_hash: str) -> bool:
+    # chat.services._lock_for_send asks the same in SQL: keep the two in step.
     return VisitorBlock.objects.filter(
         token_hash=token_hash, until__gt=timezone.now(), lifted_at__isnull=True
     ).exists()
