@@ -126,6 +126,24 @@ def test_fewest_active_chats_then_longest_idle(clock: time_machine.Traveller) ->
     assert status_of(fourth)[1] != first_taker
 
 
+def test_a_sweep_stamps_each_assignment_with_its_own_moment() -> None:
+    """assigned_at is when a chat was given out: the order of the stamps is the order of
+    the queue (it feeds wait-time statistics, and a run of the sweeper can take a while)."""
+    with time_machine.travel(at(MONDAY, 12), tick=True):
+        on_desk(counsellor_in("kari"))
+        chats = [conversation_open(language="nb")[0] for _ in range(3)]
+        for n, chat in enumerate(chats):  # queued without ringing the dispatcher
+            Conversation.objects.filter(pk=chat.pk).update(
+                status=Conversation.Status.WAITING,
+                queued_at=at(MONDAY, 11, 50, n),
+            )
+        queue_sweep()
+    stamps = [Conversation.objects.get(pk=chat.pk).assigned_at for chat in chats]
+    assert all(stamp is not None for stamp in stamps)
+    assert stamps == sorted(stamp for stamp in stamps if stamp is not None)
+    assert len(set(stamps)) == 3
+
+
 def test_capacity_limit_and_freed_capacity(on_shift: User) -> None:
     chats = [waiting() for _ in range(4)]
     assert [status_of(c)[0] for c in chats] == ["active", "active", "active", "waiting"]
