@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,7 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.language = "nb"
         self.presence: dict[str, int | None] | None = None
         self.heartbeat: asyncio.Task[None] | None = None
+        self.left = False  # disconnect() has run
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -124,7 +126,13 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         for every frame and event; here the socket's frames are read in this task and the
         channel layer's events in one long-lived task, and a lock gives them turns, so
         handlers still run one at a time, in arrival order per source (docs/performance.md).
-        An error in an event handler ends the socket as it did in Channels' loop."""
+
+        An event that finds the client gone (the server refuses to send: ``OSError``) is
+        dropped; the socket's own disconnect follows and is handled as usual. Any other error
+        in an event handler ends the socket as it did in Channels' loop. Either way the socket
+        leaves as a disconnect does: heartbeat stopped, presence ended, groups left (a socket
+        that ended on an error used to keep beating, so its counsellor stayed "connected" and
+        their chats never moved; bench/queueing.py's offline section caught it)."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
@@ -140,7 +148,11 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         async def layer_events() -> None:
             try:
                 while True:
-                    await handle(await self.channel_layer.receive(self.channel_name))
+                    message = await self.channel_layer.receive(self.channel_name)
+                    try:
+                        await handle(message)
+                    except OSError:
+                        log.debug("a %s event found the client gone", message.get("type"))
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # StopConsumer too: the socket's life ends here
@@ -169,6 +181,11 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 events_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await events_task
+            if not self.left:
+                try:
+                    await self.disconnect(1011)
+                except Exception:
+                    log.warning("cleaning up after a failed socket failed", exc_info=True)
 
     async def join(self, group: str) -> None:
         if group not in self.joined:
@@ -181,6 +198,7 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.joined.discard(group)
 
     async def disconnect(self, code: int) -> None:
+        self.left = True
         if self.heartbeat is not None:
             self.heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -206,7 +224,10 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def beat(self) -> None:
         assert self.presence is not None
         while True:
-            await asyncio.sleep(conf.heartbeat_seconds())
+            # Somewhat early and never late: sockets that connected together (a deploy, a
+            # Redis blip) would otherwise beat together for ever, and each beat queues on the
+            # one database thread of the process (B4's slowest rounds, docs/performance.md).
+            await asyncio.sleep(conf.heartbeat_seconds() * random.uniform(0.75, 1.0))
             try:
                 alive = await database_sync_to_async(routing_services.presence_heartbeat)(
                     channel_name=self.channel_name

@@ -312,3 +312,66 @@ async def test_an_event_the_desk_does_not_take_is_ignored(on_shift: User) -> Non
     assert pong["ref"] == "still-here"
     await desk.disconnect()
     await visitor.disconnect()
+
+
+async def test_a_socket_whose_client_left_during_an_event_still_leaves(on_shift: User) -> None:
+    """The server refuses to send once the client has gone (uvicorn raises ClientDisconnected,
+    an OSError). An event arriving in that moment must not end the socket before its disconnect
+    is handled: the socket used to end there and keep its heartbeat, so the visitor (or a
+    counsellor, with all their chats) stayed "present" for ever."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    from chat.events import conversation_group
+    from config.asgi import application
+    from routing.models import Presence
+
+    conversation, token = await database_sync_to_async(conversation_open)(language="nb")
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+    client_gone = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        return await inbox.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        if client_gone.is_set():
+            raise ClientDisconnected  # what uvicorn does once the client has gone
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/ws/chat/",
+        "raw_path": b"/ws/chat/",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"origin", b"http://127.0.0.1:8000"),
+            (b"cookie", f"veivalg_visitor={token}".encode()),
+        ],
+        "subprotocols": [],
+    }
+    app = asyncio.create_task(application(scope, receive, send))
+    await inbox.put({"type": "websocket.connect"})
+    for _ in range(100):
+        if any(m.get("type") == "websocket.send" for m in sent):
+            break
+        await asyncio.sleep(0.05)
+    assert sent[0]["type"] == "websocket.accept"
+    assert json.loads(sent[1]["text"])["type"] == "hello"
+    present = Presence.objects.filter(conversation_id=conversation.pk)
+    assert await database_sync_to_async(present.exists)()
+
+    client_gone.set()
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.group_send(
+        conversation_group(conversation.public_id),
+        {"type": "chat.typing", "conversation": str(conversation.public_id), "party": "counsellor"},
+    )
+    await asyncio.sleep(0.3)  # the event meets the closed socket before the disconnect is read
+    await inbox.put({"type": "websocket.disconnect", "code": 1006})
+    await asyncio.wait_for(app, 5)
+    assert not await database_sync_to_async(present.exists)()
