@@ -123,7 +123,12 @@ def lines(step: str, result: dict[str, Any]) -> list[str]:
             f" suggestions ×{result['ratio_delivery_p99_on_to_off']} of without"
         )
     elif bench == "B9_reports":
-        out.append(f"B9 {json.dumps({k: v for k, v in result.items() if k != 'bench'})}")
+        out.append(
+            f"B9 {result['rows']} rows: county-year export max {result['export_max_s']} s"
+            f" (CSV p50 {result['export_csv_s']['p50']} s, ×{result['ratio_export_to_baseline']}"
+            f" of the plain SQL count; XLSX ×{result['ratio_xlsx_to_baseline']}), target"
+            f" < {result['target_s']} s: met={result['met']}; fill {result['fill_seconds']} s"
+        )
     return out
 
 
