@@ -9,6 +9,7 @@ printed next to a baseline run interleaved with it (A B A B, fresh processes, wa
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import secrets
@@ -33,6 +34,16 @@ PG_DATABASE = "veivalg_bench"
 REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 ORIGIN = "http://127.0.0.1:8000"
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def steady_heap() -> None:
+    """Keep the load generator's own garbage collector out of the figures: everything alive
+    now (Django, the bench data) moves to the permanent generation, so a full collection only
+    walks what the run itself allocates. Without it a full collection of this process took
+    about 95 ms every 20-25 s, and every frame in flight then was measured that much late
+    (all of B4's outliers; docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 def log(text: str) -> None:
@@ -200,6 +211,7 @@ def setup_world(mode: str) -> dict[str, str]:
     OpeningHours.objects.all().delete()
     for day in range(7):
         OpeningHours.objects.create(weekday=day, opens="00:00", closes="00:00")
+    steady_heap()
     return env
 
 
@@ -349,6 +361,7 @@ def running(
     kind: str, env: dict[str, str], count: int = 1, extra: dict[str, str] | None = None
 ) -> Iterator[list[LiveServer]]:
     servers = [start(kind, env, extra) for _ in range(count)]
+    steady_heap()
     try:
         yield servers
     finally:

@@ -153,6 +153,7 @@ def fanout(env: dict[str, str], processes: int, sizes: list[int], rounds: int) -
                 await boss.recv()  # the dashboard's state
                 last, notices, base = [], [], []
                 try:
+                    await notice_round(boss, desks, -1)  # warm-up, not counted
                     for n in range(rounds):
                         value, baseline = await fanout_round(servers, desks, tokens[n], pings[n])
                         last.append(value)
