@@ -51,6 +51,10 @@ def county_preference_seconds() -> int:
     return int(setting("COUNTY_PREFERENCE_SECONDS"))
 
 
+def db_threads() -> str:
+    return str(setting("DB_THREADS"))
+
+
 def heartbeat_seconds() -> float:
     return float(setting("HEARTBEAT_SECONDS"))
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.utils import translation
 
 from chat import conf, events, selectors, services
+from chat.db import database_sync_to_async
 from chat.errors import (
     ConversationNotFound,
     DomainError,
@@ -100,6 +100,22 @@ def _backlog(conversation_id: int, after: int, limit: int) -> list[events.Messag
             conversation_id=conversation_id, after_seq=after, limit=limit
         )
     ]
+
+
+def _beat(
+    *, channel_name: str, user_id: int | None, conversation_id: int | None, watched: list[int]
+) -> list[list[int]]:
+    """A heartbeat's one database call: refresh the socket's presence (or record it again if the
+    sweeper already declared it gone) and read the last sequence number of each watched chat,
+    as pairs (a channel-layer event carries them)."""
+    if not routing_services.presence_heartbeat(channel_name=channel_name):
+        routing_services.presence_connect(
+            channel_name=channel_name, user_id=user_id, conversation_id=conversation_id
+        )
+    if not watched:
+        return []
+    rows = Conversation.objects.filter(pk__in=watched).values_list("pk", "last_seq")
+    return [[pk, seq] for pk, seq in rows]
 
 
 def _last_seq(conversation_id: int) -> int:
@@ -217,7 +233,7 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Record this socket as live and keep its heartbeat going (docs/routing.md)."""
         self.presence = {"user_id": user_id, "conversation_id": conversation_id}
         await database_sync_to_async(routing_services.presence_connect)(
-            channel_name=self.channel_name, **self.presence
+            channel_name=self.channel_name, user_id=user_id, conversation_id=conversation_id
         )
         self.heartbeat = asyncio.create_task(self.beat())
 
@@ -228,40 +244,60 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # Redis blip) would otherwise beat together for ever, and each beat queues on the
             # one database thread of the process (B4's slowest rounds, docs/performance.md).
             await asyncio.sleep(conf.heartbeat_seconds() * random.uniform(0.75, 1.0))
+            rejoined = await self.rejoin()
             try:
-                alive = await database_sync_to_async(routing_services.presence_heartbeat)(
-                    channel_name=self.channel_name
+                # After rejoining: whatever commits from now on rings this socket's doorbell,
+                # and the sequence numbers read here cover everything before.
+                last_seqs = await database_sync_to_async(_beat)(
+                    channel_name=self.channel_name,
+                    user_id=self.presence["user_id"],
+                    conversation_id=self.presence["conversation_id"],
+                    watched=self.watched(),
                 )
-                if not alive:
-                    await database_sync_to_async(routing_services.presence_connect)(
-                        channel_name=self.channel_name, **self.presence
-                    )
             except Exception:
                 log.warning("heartbeat failed; retrying", exc_info=True)
-            await self.rejoin()
+                last_seqs = None
+            if rejoined:
+                with contextlib.suppress(Exception):  # rejoin() has just reached the layer
+                    await self.channel_layer.send(
+                        self.channel_name, {"type": "groups.rejoined", "last_seqs": last_seqs}
+                    )
 
-    async def rejoin(self) -> None:
+    async def rejoin(self) -> bool:
         """Group memberships live in Redis: a Redis restart or failover forgets them, and a
         socket that was not reading at that moment lives on deaf (tests/test_faults.py). So join
-        every group again (idempotent) and then, in turn with the socket's other events, catch
-        up from the database on what the lost doorbells carried."""
+        every group again (idempotent); the heartbeat then, in turn with the socket's other
+        events, catches up from the database on what the lost doorbells carried."""
         try:
-            added = set(self.joined)
-            for group in added:
-                await self.channel_layer.group_add(group, self.channel_name)
-            for group in added - self.joined:  # left meanwhile
-                await self.channel_layer.group_discard(group, self.channel_name)
-            await self.channel_layer.send(self.channel_name, {"type": "groups.rejoined"})
+            # Bounded: the presence heartbeat that follows must not wait for a Redis that is
+            # away (the sweeper would declare the socket gone and move its chats).
+            async with asyncio.timeout(min(5.0, conf.heartbeat_seconds() / 2)):
+                added = set(self.joined)
+                for group in added:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                for group in added - self.joined:  # left meanwhile
+                    await self.channel_layer.group_discard(group, self.channel_name)
         except Exception:
             log.warning("rejoining channel-layer groups failed; retrying", exc_info=True)
+            return False
+        return True
+
+    def watched(self) -> list[int]:
+        """Conversations whose messages this socket delivers (their sequence numbers come back
+        with the heartbeat, so catching up costs a query only when something was missed)."""
+        return []
 
     async def groups_rejoined(self, event: dict[str, Any]) -> None:
+        pairs = event.get("last_seqs")
+        last_seqs = None if pairs is None else {int(pk): int(seq) for pk, seq in pairs}
         try:
-            await self.catch_up()
+            await self.catch_up(last_seqs)
         except Exception:  # the database may be away too: the next heartbeat tries again
             log.warning("catching up after rejoining failed; retrying", exc_info=True)
 
-    async def catch_up(self) -> None:
+    async def catch_up(self, last_seqs: dict[int, int] | None = None) -> None:
+        """Deliver what lost doorbells carried; ``last_seqs`` (conversation → last sequence,
+        read after rejoining) spares the query where nothing was missed."""
         return
 
     async def send_error(
@@ -405,10 +441,18 @@ class ChatConsumer(FrameConsumer):
             frame = {key: value for key, value in event.items() if key != "counsellor_id"}
             await self.send_json({**frame, "type": "status"})
 
-    async def catch_up(self) -> None:
+    def watched(self) -> list[int]:
+        return [cursor.pk for cursor in self.cursors.values() if cursor.delivered is not None]
+
+    async def catch_up(self, last_seqs: dict[int, int] | None = None) -> None:
         for cursor in list(self.cursors.values()):
-            if cursor.delivered is not None:
-                await self.send_backlog(cursor)
+            if cursor.delivered is None:
+                continue
+            if last_seqs is not None and last_seqs.get(cursor.pk, cursor.delivered + 1) <= (
+                cursor.delivered
+            ):
+                continue  # nothing missed
+            await self.send_backlog(cursor)
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
         if event["conversation"] in self.cursors and event["party"] != self.party:
@@ -783,7 +827,8 @@ class DeskConsumer(ChatConsumer):
                 query = knowledge.query_from_messages(body for _seq, body in state.recent)
                 hits = await knowledge.suggest(query, conf.suggestion_limit()) if query else None
                 if hits is not None:  # None: no index is loaded, so there is nothing to show
-                    await self.send_suggestions(key, hits, "chat")
+                    based_on = state.recent[-1][0] if state.recent else None
+                    await self.send_suggestions(key, hits, "chat", seq=based_on)
                 if not state.again:
                     return
         except asyncio.CancelledError:
@@ -792,7 +837,12 @@ class DeskConsumer(ChatConsumer):
             log.warning("suggestions failed for a conversation", exc_info=True)
 
     async def send_suggestions(
-        self, key: str, hits: list[knowledge.Hit], source: str, ref: str | None = None
+        self,
+        key: str,
+        hits: list[knowledge.Hit],
+        source: str,
+        ref: str | None = None,
+        seq: int | None = None,
     ) -> None:
         await self.send_json(
             {
@@ -801,6 +851,8 @@ class DeskConsumer(ChatConsumer):
                 "source": source,
                 "items": [h.as_dict() for h in hits],
                 "ref": ref,
+                # The newest visitor message the suggestions were computed from.
+                "seq": seq,
             }
         )
         shown = self.suggestions.setdefault(key, ChatSuggestions()).shown
@@ -854,8 +906,8 @@ class DeskConsumer(ChatConsumer):
     async def counsellor_unassigned(self, event: routing_events.CounsellorUnassignedEvent) -> None:
         await self.drop(event["conversation"])
 
-    async def catch_up(self) -> None:
-        await super().catch_up()
+    async def catch_up(self, last_seqs: dict[int, int] | None = None) -> None:
+        await super().catch_up(last_seqs)
         # A chat assigned while this desk was out of its groups (the doorbell was lost).
         for conversation in await database_sync_to_async(selectors.conversations_assigned_to)(
             user_id=self.user.pk
@@ -870,7 +922,15 @@ class DeskConsumer(ChatConsumer):
             and event["counsellor_id"] != self.user.pk
             and event["status"] in {Conversation.Status.WAITING, Conversation.Status.ACTIVE}
         ):
-            await self.drop(event["conversation"])
+            # Doorbells can arrive late: the "waiting" of the visitor's first message may reach
+            # a desk that has meanwhile been given the chat and joined its group. The database
+            # decides (the desk used to drop a chat it had just been given).
+            try:
+                await database_sync_to_async(selectors.conversation_get_for_counsellor)(
+                    user=self.user, public_id=event["conversation"]
+                )
+            except DomainError:
+                await self.drop(event["conversation"])
             return
         await super().chat_status(event)
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.core.asgi import get_asgi_application
@@ -65,6 +66,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             # often (every socket of the process waited for it; B4 in docs/performance.md).
             gc.collect()
             gc.freeze()
+            # The pool that runs the sockets' database calls on PostgreSQL (chat/db.py), the
+            # queue worker and the sweeper: its size bounds the process's connections.
+            threads = int(os.environ.get("VEIVALG_DB_POOL_THREADS", "6"))
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+            )
             tasks.append(asyncio.create_task(sweeper.run_forever()))
             tasks.append(asyncio.create_task(queue_worker.run_forever()))
             await send({"type": "lifespan.startup.complete"})

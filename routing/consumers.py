@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chat.consumers import FrameConsumer
+from chat.db import database_sync_to_async
 from chat.errors import Forbidden
 from chat.events import user_group
 from routing import events, selectors, services

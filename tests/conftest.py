@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,16 @@ def _no_service_wide_flood_cap() -> None:
     from django.conf import settings
 
     settings.VEIVALG = {**settings.VEIVALG, "NEW_CHATS_PER_MINUTE": 100_000}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pooled_connections_closed(django_db_setup: None) -> Iterator[None]:
+    """On PostgreSQL the sockets' database calls run on the event loop's thread pool, each
+    thread with its own connection (chat/db.py); each test's loop ends its threads, and the
+    connections they held close once collected. Collect before the test database is dropped,
+    which refuses while any connection is open."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -375,3 +375,76 @@ async def test_a_socket_whose_client_left_during_an_event_still_leaves(on_shift:
     await inbox.put({"type": "websocket.disconnect", "code": 1006})
     await asyncio.wait_for(app, 5)
     assert not await database_sync_to_async(present.exists)()
+
+
+async def test_a_desk_that_lost_its_groups_gets_the_missed_message_on_its_heartbeat(
+    on_shift: User, settings: Any
+) -> None:
+    """A Redis restart forgets group memberships: the doorbell of a message sent meanwhile
+    never reaches the desk. Its next heartbeat joins the groups again and delivers the message
+    from the database (one query for the heartbeat and the sequence numbers; the backlog is
+    read only because something was missed)."""
+    from channels.layers import get_channel_layer
+
+    from chat.events import conversation_group
+    from routing.models import Presence
+
+    settings.VEIVALG = {**settings.VEIVALG, "HEARTBEAT_SECONDS": 4.0}  # first beat after ≥ 3 s
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    await drain(desk, quiet=0.2)
+    channel = await database_sync_to_async(
+        Presence.objects.filter(user_id=on_shift.pk)
+        .exclude(channel_name__startswith="test-desk-")  # the fixture's stand-in desk
+        .values_list("channel_name", flat=True)
+        .get
+    )()
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.group_discard(conversation_group(key), channel)  # what a Redis restart does
+
+    await visitor.send_json_to({"type": "message.send", "client_id": "v-2", "body": "Er du der?"})
+    ack, _ = await until(visitor, "ack")
+    assert await desk.receive_nothing(timeout=0.5)  # the doorbell is lost
+    message, _ = await until(desk, "message", wait=10)
+    assert (message["body"], message["seq"]) == ("Er du der?", ack["seq"])
+
+    # Back in the group: the next message needs no heartbeat.
+    await visitor.send_json_to({"type": "message.send", "client_id": "v-3", "body": "Hei igjen"})
+    message, _ = await until(desk, "message", wait=2)
+    assert message["body"] == "Hei igjen"
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
+async def test_a_late_waiting_status_does_not_take_the_chat_from_its_desk(on_shift: User) -> None:
+    """The visitor's first message rings "waiting" (no counsellor); the chat is assigned at
+    once, and a desk connecting just then can get that doorbell after it has been given the
+    chat. The desk used to drop the chat on it (its counsellor saw it vanish)."""
+    from channels.layers import get_channel_layer
+
+    from chat.events import conversation_group
+
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    await drain(desk, quiet=0.2)
+    layer = get_channel_layer()
+    assert layer is not None
+    stale = {
+        "type": "chat.status",
+        "conversation": key,
+        "counsellor_id": None,
+        "status": "waiting",
+        "counsellor_name": "",
+        "closed_by": "",
+        "rating_offered": False,
+        "last_seq": 1,
+        "crisis": False,
+    }
+    await layer.group_send(conversation_group(key), stale)
+    await visitor.send_json_to({"type": "message.send", "client_id": "v-2", "body": "Hallo?"})
+    message, seen = await until(desk, "message")
+    assert not of_type(seen, "conversation.unassigned")
+    assert message["body"] == "Hallo?"
+    await visitor.disconnect()
+    await desk.disconnect()
