@@ -211,7 +211,6 @@ def setup_world(mode: str) -> dict[str, str]:
     OpeningHours.objects.all().delete()
     for day in range(7):
         OpeningHours.objects.create(weekday=day, opens="00:00", closes="00:00")
-    steady_heap()
     return env
 
 

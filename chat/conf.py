@@ -55,6 +55,10 @@ def db_threads() -> str:
     return str(setting("DB_THREADS"))
 
 
+def db_pool_threads() -> int:
+    return int(setting("DB_POOL_THREADS"))
+
+
 def heartbeat_seconds() -> float:
     return float(setting("HEARTBEAT_SECONDS"))
 

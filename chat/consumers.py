@@ -241,8 +241,8 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         assert self.presence is not None
         while True:
             # Somewhat early and never late: sockets that connected together (a deploy, a
-            # Redis blip) would otherwise beat together for ever, and each beat queues on the
-            # one database thread of the process (B4's slowest rounds, docs/performance.md).
+            # Redis blip) would otherwise beat together for ever, and their beats would queue
+            # for the process's database thread(s) at once (B4's slowest rounds).
             await asyncio.sleep(conf.heartbeat_seconds() * random.uniform(0.75, 1.0))
             rejoined = await self.rejoin()
             try:
@@ -258,10 +258,12 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 log.warning("heartbeat failed; retrying", exc_info=True)
                 last_seqs = None
             if rejoined:
-                with contextlib.suppress(Exception):  # rejoin() has just reached the layer
+                try:
                     await self.channel_layer.send(
                         self.channel_name, {"type": "groups.rejoined", "last_seqs": last_seqs}
                     )
+                except Exception:
+                    log.warning("catching up after rejoining failed; retrying", exc_info=True)
 
     async def rejoin(self) -> bool:
         """Group memberships live in Redis: a Redis restart or failover forgets them, and a
@@ -448,9 +450,8 @@ class ChatConsumer(FrameConsumer):
         for cursor in list(self.cursors.values()):
             if cursor.delivered is None:
                 continue
-            if last_seqs is not None and last_seqs.get(cursor.pk, cursor.delivered + 1) <= (
-                cursor.delivered
-            ):
+            newest = None if last_seqs is None else last_seqs.get(cursor.pk)
+            if newest is not None and newest <= cursor.delivered:
                 continue  # nothing missed
             await self.send_backlog(cursor)
 

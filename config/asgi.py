@@ -25,6 +25,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import URLPattern, path  # noqa: E402
 
+from chat import conf as chat_conf  # noqa: E402
 from chat.urls import anonymous_websocket_urlpatterns as visitor_ws  # noqa: E402
 from chat.urls import staff_websocket_urlpatterns as chat_ws  # noqa: E402
 from routing import sweeper  # noqa: E402
@@ -68,9 +69,8 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             gc.freeze()
             # The pool that runs the sockets' database calls on PostgreSQL (chat/db.py), the
             # queue worker and the sweeper: its size bounds the process's connections.
-            threads = int(os.environ.get("VEIVALG_DB_POOL_THREADS", "6"))
             asyncio.get_running_loop().set_default_executor(
-                ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+                ThreadPoolExecutor(max_workers=chat_conf.db_pool_threads(), thread_name_prefix="db")
             )
             tasks.append(asyncio.create_task(sweeper.run_forever()))
             tasks.append(asyncio.create_task(queue_worker.run_forever()))

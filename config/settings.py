@@ -262,8 +262,10 @@ VEIVALG = {
     "VISITOR_COOKIE_NAME": "veivalg_visitor",
     "VISITOR_COOKIE_AGE": int(os.environ.get("VEIVALG_VISITOR_COOKIE_AGE", str(24 * 3600))),
     "RESUME_BATCH": 500,
-    # Sockets' database calls: "pool" (threads, PostgreSQL only) or "one" thread (chat/db.py).
+    # Sockets' database calls: "pool" (threads, PostgreSQL only) or "one" thread (chat/db.py);
+    # the pool's size bounds a process's database connections (docs/operations.md).
     "DB_THREADS": os.environ.get("VEIVALG_DB_THREADS", "pool"),
+    "DB_POOL_THREADS": int(os.environ.get("VEIVALG_DB_POOL_THREADS", "6")),
     # Routing (docs/routing.md).
     "AUTO_ASSIGN": _env_bool("VEIVALG_AUTO_ASSIGN", True),
     "GRACE_SECONDS": int(os.environ.get("VEIVALG_GRACE_SECONDS", "90")),

@@ -381,9 +381,8 @@ async def test_a_desk_that_lost_its_groups_gets_the_missed_message_on_its_heartb
     on_shift: User, settings: Any
 ) -> None:
     """A Redis restart forgets group memberships: the doorbell of a message sent meanwhile
-    never reaches the desk. Its next heartbeat joins the groups again and delivers the message
-    from the database (one query for the heartbeat and the sequence numbers; the backlog is
-    read only because something was missed)."""
+    never reaches the desk. Its next heartbeat joins the groups again and, seeing the chat's
+    sequence number ahead of what it delivered, sends the message from the database."""
     from channels.layers import get_channel_layer
 
     from chat.events import conversation_group

@@ -461,12 +461,7 @@ const handlers = {
   },
   suggestions(frame) {
     const chat = chats.get(frame.conversation);
-    if (!chat) return;
-    if (frame.source === "chat" && typeof frame.seq === "number") {
-      if (frame.seq < (chat.suggestionsSeq || 0)) return; // an older refresh, overtaken
-      chat.suggestionsSeq = frame.seq;
-    }
-    renderSuggestions(chat, frame);
+    if (chat) renderSuggestions(chat, frame);
   },
   pong() {},
 };
