@@ -167,6 +167,7 @@ async def closed_loop(chats: Chats, seconds: float, meter: CpuMeter) -> Any:
     delivered = 0
     stop = time.perf_counter() + seconds
     began = time.perf_counter()
+    log(f"saturation: measuring for {seconds:.0f} s")
     meter.begin()
     await asyncio.gather(*(drive(c) for c in range(len(chats.chats))))
     cpu = meter.end()

@@ -64,6 +64,7 @@ Party = Conversation.Party
 CLOSE_NO_CONVERSATION = 4401
 CLOSE_POLICY = 1008
 CLOSE_FORBIDDEN = 4403
+CATCH_UP_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -258,6 +259,11 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 log.warning("heartbeat failed; retrying", exc_info=True)
                 last_seqs = None
             if rejoined:
+                if last_seqs is not None and self.behind(last_seqs):
+                    # A doorbell still on its way is not a lost one: give it a moment, so a
+                    # busy chat does not cost a backlog query on every heartbeat (catch_up
+                    # looks again when this arrives).
+                    await asyncio.sleep(CATCH_UP_GRACE_SECONDS)
                 try:
                     await self.channel_layer.send(
                         self.channel_name, {"type": "groups.rejoined", "last_seqs": last_seqs}
@@ -288,6 +294,10 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Conversations whose messages this socket delivers (their sequence numbers come back
         with the heartbeat, so catching up costs a query only when something was missed)."""
         return []
+
+    def behind(self, last_seqs: list[list[int]]) -> bool:
+        """Whether a watched chat has a message this socket has not delivered yet."""
+        return False
 
     async def groups_rejoined(self, event: dict[str, Any]) -> None:
         pairs = event.get("last_seqs")
@@ -445,6 +455,13 @@ class ChatConsumer(FrameConsumer):
 
     def watched(self) -> list[int]:
         return [cursor.pk for cursor in self.cursors.values() if cursor.delivered is not None]
+
+    def behind(self, last_seqs: list[list[int]]) -> bool:
+        newest = {pk: seq for pk, seq in last_seqs}
+        return any(
+            cursor.delivered is not None and newest.get(cursor.pk, 0) > cursor.delivered
+            for cursor in self.cursors.values()
+        )
 
     async def catch_up(self, last_seqs: dict[int, int] | None = None) -> None:
         for cursor in list(self.cursors.values()):

@@ -215,14 +215,14 @@ def send_on_commit(group: str, event: dict[str, Any]) -> None:
 
 
 def publish_message(
-    conversation: Conversation, message: Message, author_name: str = "", live_body: str = ""
+    public_id: uuid.UUID, message: Message, author_name: str = "", live_body: str = ""
 ) -> None:
     event: ChatMessageEvent = {
         "type": "chat.message",
-        "conversation": public_key(conversation.public_id),
+        "conversation": str(public_id),
         "message": message_payload(message, author_name, live_body or None),
     }
-    send_on_commit(conversation_group(conversation.public_id), dict(event))
+    send_on_commit(f"conv.{public_id.hex}", dict(event))
 
 
 def status_event(conversation: Conversation) -> ChatStatusEvent:

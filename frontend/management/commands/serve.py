@@ -17,6 +17,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "ws_max_size": 1024 * 1024,
     "ws_ping_interval": 20.0,
     "ws_ping_timeout": 20.0,
+    # Frames are a few hundred bytes: compressing each cost about 4 % of a message's CPU
+    # (py-spy, docs/performance.md) to save a hundred bytes.
+    "ws_per_message_deflate": False,
     # A deploy's SIGTERM: stop within 5 s even if a channel-layer receive is slow to cancel
     # (clients reconnect and resume; tests/test_faults.py).
     "timeout_graceful_shutdown": 5,
