@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -340,7 +340,7 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_error("frame_too_large", "The frame is larger than the server takes.")
             return
         try:
-            data = json.loads(text_data)
+            data = orjson.loads(text_data)
         except (ValueError, RecursionError):
             await self.send_error("bad_json", "The frame is not valid JSON.")
             return
@@ -358,6 +358,11 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_error(
                 "internal_error", "The server failed; please retry.", ref=frame.ref
             )
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        """orjson instead of the json module: three frames leave for every message sent."""
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS).decode()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' own dispatch first hops to the database thread to close stale connections,
