@@ -56,7 +56,15 @@ class SupervisorConsumer(FrameConsumer):
         await self.join(events.DASHBOARD_GROUP)
         await self.join(user_group(user_id))
         await self.accept()
+        events.queue_worker.watchers += 1
+        self.watching = True
         await self.send_state(await database_sync_to_async(dashboard_state)())
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "watching", False):
+            events.queue_worker.watchers -= 1
+            self.watching = False
+        await super().disconnect(code)
 
     async def send_state(self, state: dict[str, Any]) -> None:
         await self.send_json({"type": "dashboard.state", "state": state})

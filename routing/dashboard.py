@@ -185,7 +185,11 @@ def _alerts(
 
 
 def dashboard_state(now: dt.datetime | None = None) -> dict[str, Any]:
-    now = now or timezone.now()
+    with selectors.one_reading():
+        return _dashboard_state(now or timezone.now())
+
+
+def _dashboard_state(now: dt.datetime) -> dict[str, Any]:
     local = timezone.localtime(now)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     state = selectors.service_state(now)

@@ -61,6 +61,9 @@ def assign(conversation_id: int, counsellor: User, *, now: dt.datetime) -> Conve
 
 def next_pair(now: dt.datetime) -> tuple[int, int] | None:
     """The next (conversation, counsellor) the rules pick, or None."""
+    waiting = selectors.queue_waiting()
+    if not waiting:
+        return None  # every sweep asks; who is on shift is the costly half of the answer
     on_shift = selectors.counsellors_on_shift(now)
     connected = [c for c in on_shift if c.status == "connected"]
     available = [c for c in connected if c.free > 0]
@@ -68,7 +71,7 @@ def next_pair(now: dt.datetime) -> tuple[int, int] | None:
         return None
     present_counties = {c.county for c in connected if c.county}
     window = dt.timedelta(seconds=conf.county_preference_seconds())
-    for entry in selectors.queue_waiting():
+    for entry in waiting:
         eligible = available
         prefers_county = (
             entry.county in present_counties

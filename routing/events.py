@@ -197,6 +197,7 @@ class QueueWorker:
     DASHBOARD_INTERVAL = 0.5
 
     def __init__(self) -> None:
+        self.watchers = 0  # supervisor dashboards open in this process
         self.loop: asyncio.AbstractEventLoop | None = None
         self.bell: asyncio.Event | None = None
         self.dashboard_bell: asyncio.Event | None = None

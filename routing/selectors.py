@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -87,8 +90,35 @@ class CounsellorState:
         }
 
 
+_on_shift_memo: contextvars.ContextVar[list[list[CounsellorState]] | None] = contextvars.ContextVar(
+    "on_shift_memo", default=None
+)
+
+
+@contextlib.contextmanager
+def one_reading() -> Iterator[None]:
+    """Within this block ``counsellors_on_shift`` is read once and reused: for passes that only
+    read, such as the dashboard, which asked for it three times (directly, through
+    ``service_state`` and through ``wait_estimator``), each a join over every chat."""
+    token = _on_shift_memo.set([])
+    try:
+        yield
+    finally:
+        _on_shift_memo.reset(token)
+
+
 def counsellors_on_shift(now: dt.datetime | None = None) -> list[CounsellorState]:
     """Everyone on a started shift, with load and connection status."""
+    memo = _on_shift_memo.get()
+    if memo:
+        return list(memo[0])
+    result = _counsellors_on_shift(now)
+    if memo is not None:
+        memo.append(result)
+    return list(result)
+
+
+def _counsellors_on_shift(now: dt.datetime | None) -> list[CounsellorState]:
     now = now or timezone.now()
     live = connected_user_ids(now)
     grace_from = now - dt.timedelta(seconds=conf.grace_seconds())

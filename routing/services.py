@@ -427,6 +427,8 @@ def _abandon_departed_visitors(now: dt.datetime, result: SweepResult) -> None:
 
 
 def _close_unserved_after_hours(now: dt.datetime, result: SweepResult) -> None:
+    if not Conversation.objects.filter(status=Status.WAITING).exists():
+        return  # nothing to close (and the service state is a dozen queries)
     state = selectors.service_state(now)
     if state.reason in {"open", "nobody_on_shift"} or state.staffed > 0:
         return  # within opening hours, or someone on shift is still serving the queue
