@@ -385,6 +385,14 @@ def _expire_stale_presence(now: dt.datetime, result: SweepResult) -> None:
 
 
 def _requeue_lost_counsellors(now: dt.datetime, result: SweepResult) -> None:
+    live_since = now - dt.timedelta(seconds=conf.presence_timeout_seconds())
+    live = Presence.objects.filter(user__isnull=False, heartbeat_at__gte=live_since)
+    serving = Shift.objects.filter(ended_at__isnull=True, counsellor_id__in=live.values("user_id"))
+    active = Conversation.objects.filter(status=Status.ACTIVE)
+    if not active.exclude(counsellor_id__in=serving.values("counsellor_id")).exists():
+        # Every chat in progress has a connected counsellor on shift, so nobody is lost: one
+        # query instead of the full picture of who is on shift, on every sweep.
+        return
     on_shift = selectors.counsellors_on_shift(now)
     present = {c.user_id for c in on_shift if c.status != "away"}
     lost = Conversation.objects.filter(status=Status.ACTIVE).exclude(counsellor_id__in=present)

@@ -207,6 +207,22 @@ def test_disconnected_counsellor_keeps_chats_for_the_grace_period_then_front_of_
     assert status_of(chat) == ("active", counsellor.pk)
 
 
+def test_a_chat_whose_counsellor_is_connected_but_off_shift_goes_back_to_the_queue(
+    clock: time_machine.Traveller, counsellor: User
+) -> None:
+    """The sweep's one-query check ("every chat in progress has a connected counsellor on
+    shift") must not take a connected counsellor whose shift has ended for one who serves."""
+    on_desk(counsellor)
+    chat = waiting()
+    assert status_of(chat) == ("active", counsellor.pk)
+    assert queue_sweep().requeued == []
+    Shift.objects.filter(counsellor=counsellor).update(ended_at=dt.datetime.now(dt.UTC))
+    clock.shift(dt.timedelta(seconds=91))
+    presence_heartbeat(channel_name=f"test-desk-{counsellor.pk}")  # still connected
+    assert queue_sweep().requeued == [chat.pk]
+    assert status_of(chat) == ("waiting", None)
+
+
 def test_reconnecting_within_grace_keeps_the_chats(
     clock: time_machine.Traveller, counsellor: User
 ) -> None:
