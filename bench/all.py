@@ -93,7 +93,7 @@ def lines(step: str, result: dict[str, Any]) -> list[str]:
             f" {result['handshake_ms']['p99']} ms (×{result['ratio_handshake_p99_to_ping_p99']}"
             f" ping), {result['kib_per_idle_socket']} KiB/idle socket, RSS growth"
             f" {result['rss_growth_percent']} % over {result['soak_seconds']} s, Redis clients"
-            f" {result['redis_clients_after_first_storm']} → {result['redis_clients_after']}:"
+            f" {result['redis_clients_warm']} (warm) → {result['redis_clients_after']}:"
             f" met={result['met']}"
         )
     elif bench == "B6_assignment":
