@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from chat.models import Conversation, Message
 from chat.services import conversation_close, conversation_open, message_send
@@ -198,3 +201,45 @@ def test_moderation_screen_command(tmp_path: Path) -> None:
             "crisis": False,
         },
     ]
+
+
+CRISIS_TERMS = [
+    re.compile(term["pattern"])
+    for term in json.loads((ROOT / "moderation/data/crisis_terms.json").read_text("utf-8"))["terms"]
+]
+
+
+@settings(
+    max_examples=900,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_every_match_of_a_crisis_term_contains_one_of_its_prefixes(data: st.DataObject) -> None:
+    """The crisis scan skips a term when the text holds none of the strings its matches start
+    with. Generated texts that match each shipped term must hold one, or a crisis is missed."""
+    from moderation.crisis import literal_prefixes
+
+    pattern = data.draw(st.sampled_from(CRISIS_TERMS))
+    text = data.draw(st.from_regex(pattern))
+    assume(pattern.search(text))
+    prefixes = literal_prefixes(pattern)
+    assert prefixes is None or any(p in text for p in prefixes), (pattern.pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bta(?:r|tt)? livet", {"ta"}),
+        (r"(?<!som )\b(?:blir|ble) (?:slatt|banka)", {"blir ", "ble s", "ble b"}),
+        (r"[a-z]+ meg", None),  # a character class first: no literal to look for
+        (r"(?i)selvmord", None),  # case-insensitive: a literal says nothing
+        (r"(?:jeg )?vil do", None),  # an optional first word
+        (r"\bx", None),  # one character selects nothing
+    ],
+)
+def test_the_prefixes_of_a_term(pattern: str, expected: set[str] | None) -> None:
+    from moderation.crisis import literal_prefixes
+
+    found = literal_prefixes(re.compile(pattern))
+    assert (set(found) if found is not None else None) == expected
