@@ -105,6 +105,37 @@ async def test_visitor_messages_drive_the_panel_and_a_click_sends_the_link(
     await desk.disconnect()
 
 
+async def test_hits_are_labelled_with_the_newest_message_they_were_searched_for(
+    on_shift: User, knowledge_index: facade.LoadResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message that arrives while a search runs must not lend its sequence number to that
+    search's hits: the desk takes a panel with ``seq`` n as covering message n."""
+    real = facade.suggest
+    searching, release = asyncio.Event(), asyncio.Event()
+
+    async def held(query: str, limit: int) -> Any:
+        searching.set()
+        await release.wait()  # the first search is still running when the next message lands
+        return await real(query, limit)
+
+    monkeypatch.setattr(facade, "suggest", held)
+    visitor, desk, _key = await chat_with_desk(on_shift, "Hei! Jeg lurer på noe.")
+    await asyncio.wait_for(searching.wait(), 15)
+    await visitor.send_json_to(
+        {"type": "message.send", "client_id": "v-2", "body": "Jeg vil bli elektriker."}
+    )
+    ack, _ = await until(visitor, "ack")
+    await asyncio.sleep(0.3)  # the desk has the message now
+    release.set()
+    panel, _ = await until(desk, "suggestions", wait=15)
+    assert panel["seq"] < ack["seq"]  # searched for the greeting only
+    while panel["seq"] < ack["seq"]:
+        panel, _ = await until(desk, "suggestions", wait=15)
+    assert "yrke/elektriker" in [item["id"] for item in panel["items"]][:3]
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
 async def test_search_box_and_bad_requests(
     on_shift: User, knowledge_index: facade.LoadResult
 ) -> None:
