@@ -71,8 +71,12 @@ class CounsellorAssignedEvent(TypedDict):
     conversation: str
 
 
+def _uuid(public_id: uuid.UUID | str) -> uuid.UUID:
+    return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+
+
 def conversation_group(public_id: uuid.UUID | str) -> str:
-    return f"conv.{uuid.UUID(str(public_id)).hex}"
+    return f"conv.{_uuid(public_id).hex}"
 
 
 def counsellor_group(user_id: int) -> str:
@@ -90,7 +94,7 @@ def publish_session_ended(user_id: int) -> None:
 
 def public_key(public_id: uuid.UUID | str) -> str:
     """The conversation id as it travels in frames and events."""
-    return str(uuid.UUID(str(public_id)))
+    return str(_uuid(public_id))
 
 
 def message_payload(
@@ -219,10 +223,10 @@ def publish_message(
 ) -> None:
     event: ChatMessageEvent = {
         "type": "chat.message",
-        "conversation": str(public_id),
+        "conversation": public_key(public_id),
         "message": message_payload(message, author_name, live_body or None),
     }
-    send_on_commit(f"conv.{public_id.hex}", dict(event))
+    send_on_commit(conversation_group(public_id), dict(event))
 
 
 def status_event(conversation: Conversation) -> ChatStatusEvent:

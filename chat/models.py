@@ -67,9 +67,11 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return f"{self.public_id} ({self.status})"
 
+    OPEN_STATUSES = frozenset({Status.NEW, Status.WAITING, Status.ACTIVE})
+
     @property
     def is_open(self) -> bool:
-        return self.status in {self.Status.NEW, self.Status.WAITING, self.Status.ACTIVE}
+        return self.status in self.OPEN_STATUSES
 
 
 class Message(models.Model):

@@ -130,7 +130,7 @@ class _Head:
 
     @property
     def is_open(self) -> bool:
-        return self.status in {Status.NEW, Status.WAITING, Status.ACTIVE}
+        return self.status in Conversation.OPEN_STATUSES
 
 
 def _append_plain(
@@ -138,8 +138,8 @@ def _append_plain(
 ) -> Message:
     """``_append`` for the common case, in hand-written SQL: the message row and the
     conversation's ``last_seq`` in one round trip on PostgreSQL (a data-modifying CTE), two
-    in-process statements on SQLite. The ORM's insert and update cost about a third of a
-    message's CPU (docs/performance.md); tests/chat/test_services.py covers both databases."""
+    in-process statements on SQLite. Through the ORM a send cost 1,164 µs of CPU in-process,
+    this way 248 µs (docs/performance.md); the suite runs on both databases."""
     conversations = Conversation._meta.db_table
     messages = Message._meta.db_table
     head.last_seq += 1
