@@ -185,17 +185,13 @@ def _alerts(
 
 
 def dashboard_state(now: dt.datetime | None = None) -> dict[str, Any]:
-    with selectors.one_reading():
-        return _dashboard_state(now or timezone.now())
-
-
-def _dashboard_state(now: dt.datetime) -> dict[str, Any]:
+    now = now or timezone.now()
     local = timezone.localtime(now)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    state = selectors.service_state(now)
     counsellors = selectors.counsellors_on_shift(now)
+    state = selectors.service_state(now, counsellors)
     waiting = selectors.queue_waiting()
-    estimator = selectors.wait_estimator(now)
+    estimator = selectors.wait_estimator(now, counsellors)
     capacity = sum(c.limit for c in counsellors if c.status != "away")
     rows = _rows(midnight, now + dt.timedelta(seconds=1))
     gaps = coverage_gaps(now)

@@ -66,10 +66,13 @@ class CounsellorUnassignedEvent(TypedDict):
     conversation: str
 
 
-def queue_snapshot() -> QueueSnapshotEvent:
+def queue_snapshot(
+    counsellors: list[selectors.CounsellorState] | None = None,
+    state: selectors.ServiceState | None = None,
+) -> QueueSnapshotEvent:
     waiting = selectors.queue_waiting()
-    state = selectors.service_state()
-    counsellors = selectors.counsellors_on_shift()
+    counsellors = selectors.counsellors_on_shift() if counsellors is None else counsellors
+    state = selectors.service_state(on_shift=counsellors) if state is None else state
     return {
         "type": "queue.snapshot",
         "waiting": [
@@ -143,14 +146,15 @@ def publish_supervisor_message(text: str, sender: str) -> None:
 def broadcast_queue() -> None:
     """Send every counsellor the queue, every waiting visitor their place in it, and every
     supervisor the dashboard."""
-    snapshot = queue_snapshot()
+    counsellors = selectors.counsellors_on_shift()  # read once for the whole pass
+    state = selectors.service_state(on_shift=counsellors)
+    snapshot = queue_snapshot(counsellors, state)
     send_now(QUEUE_GROUP, dict(snapshot))
     queue_worker.dashboard_changed()
     total = len(snapshot["waiting"])
     if not total:
         return
-    estimator = selectors.wait_estimator()
-    state = selectors.service_state()
+    estimator = selectors.wait_estimator(on_shift=counsellors)
     send_many(
         [
             (

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypedDict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from chat import conf
@@ -38,12 +35,13 @@ def _live_since(now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(seconds=conf.presence_timeout_seconds())
 
 
+def live_staff_sockets(now: dt.datetime) -> QuerySet[Presence]:
+    return Presence.objects.filter(user__isnull=False, heartbeat_at__gte=_live_since(now))
+
+
 def connected_user_ids(now: dt.datetime | None = None) -> set[int]:
-    now = now or timezone.now()
     return set(
-        Presence.objects.filter(user__isnull=False, heartbeat_at__gte=_live_since(now))
-        .values_list("user_id", flat=True)
-        .distinct()
+        live_staff_sockets(now or timezone.now()).values_list("user_id", flat=True).distinct()
     )
 
 
@@ -90,35 +88,10 @@ class CounsellorState:
         }
 
 
-_on_shift_memo: contextvars.ContextVar[list[list[CounsellorState]] | None] = contextvars.ContextVar(
-    "on_shift_memo", default=None
-)
-
-
-@contextlib.contextmanager
-def one_reading() -> Iterator[None]:
-    """Within this block ``counsellors_on_shift`` is read once and reused: for passes that only
-    read, such as the dashboard, which asked for it three times (directly, through
-    ``service_state`` and through ``wait_estimator``), each a join over every chat."""
-    token = _on_shift_memo.set([])
-    try:
-        yield
-    finally:
-        _on_shift_memo.reset(token)
-
-
 def counsellors_on_shift(now: dt.datetime | None = None) -> list[CounsellorState]:
-    """Everyone on a started shift, with load and connection status."""
-    memo = _on_shift_memo.get()
-    if memo:
-        return list(memo[0])
-    result = _counsellors_on_shift(now)
-    if memo is not None:
-        memo.append(result)
-    return list(result)
-
-
-def _counsellors_on_shift(now: dt.datetime | None) -> list[CounsellorState]:
+    """Everyone on a started shift, with load and connection status. A join over every chat:
+    a pass that needs it more than once (the dashboard, a queue broadcast) reads it once and
+    hands it to ``service_state`` and ``wait_estimator``."""
     now = now or timezone.now()
     live = connected_user_ids(now)
     grace_from = now - dt.timedelta(seconds=conf.grace_seconds())
@@ -187,11 +160,14 @@ class ServiceState:
     override_reason: str = ""
 
 
-def service_state(now: dt.datetime | None = None) -> ServiceState:
+def service_state(
+    now: dt.datetime | None = None, on_shift: list[CounsellorState] | None = None
+) -> ServiceState:
     """Open when the schedule says so and at least one counsellor is on shift and reachable."""
     now = now or timezone.now()
     schedule: ScheduleState = schedule_state(now)
-    staffed = sum(1 for c in counsellors_on_shift(now) if c.status != "away")
+    on_shift = counsellors_on_shift(now) if on_shift is None else on_shift
+    staffed = sum(1 for c in on_shift if c.status != "away")
     if not schedule.scheduled_open:
         return ServiceState(
             False, schedule.reason, None, schedule.next_opening, staffed, schedule.override_reason
@@ -275,8 +251,11 @@ class WaitEstimator:
         return int((position - self.free) * self.chat_seconds / self.capacity)
 
 
-def wait_estimator(now: dt.datetime | None = None) -> WaitEstimator:
-    counsellors = [c for c in counsellors_on_shift(now) if c.status != "away"]
+def wait_estimator(
+    now: dt.datetime | None = None, on_shift: list[CounsellorState] | None = None
+) -> WaitEstimator:
+    on_shift = counsellors_on_shift(now) if on_shift is None else on_shift
+    counsellors = [c for c in on_shift if c.status != "away"]
     return WaitEstimator(
         free=sum(c.free for c in counsellors),
         capacity=sum(c.limit for c in counsellors),

@@ -385,8 +385,7 @@ def _expire_stale_presence(now: dt.datetime, result: SweepResult) -> None:
 
 
 def _requeue_lost_counsellors(now: dt.datetime, result: SweepResult) -> None:
-    live_since = now - dt.timedelta(seconds=conf.presence_timeout_seconds())
-    live = Presence.objects.filter(user__isnull=False, heartbeat_at__gte=live_since)
+    live = selectors.live_staff_sockets(now)
     serving = Shift.objects.filter(ended_at__isnull=True, counsellor_id__in=live.values("user_id"))
     active = Conversation.objects.filter(status=Status.ACTIVE)
     if not active.exclude(counsellor_id__in=serving.values("counsellor_id")).exists():
