@@ -259,7 +259,7 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 log.warning("heartbeat failed; retrying", exc_info=True)
                 last_seqs = None
             if rejoined:
-                if last_seqs is not None and self.behind(last_seqs):
+                if last_seqs is not None and self.missed({pk: seq for pk, seq in last_seqs}):
                     # A doorbell still on its way is not a lost one: give it a moment, so a
                     # busy chat does not cost a backlog query on every heartbeat (catch_up
                     # looks again when this arrives).
@@ -295,9 +295,11 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         with the heartbeat, so catching up costs a query only when something was missed)."""
         return []
 
-    def behind(self, last_seqs: list[list[int]]) -> bool:
-        """Whether a watched chat has a message this socket has not delivered yet."""
-        return False
+    def missed(self, last_seqs: dict[int, int] | None) -> list[ConversationCursor]:
+        """The chats this socket may have missed messages in: behind ``last_seqs``
+        (conversation → last sequence in the database), or all it delivers when that is
+        unknown."""
+        return []
 
     async def groups_rejoined(self, event: dict[str, Any]) -> None:
         pairs = event.get("last_seqs")
@@ -461,20 +463,19 @@ class ChatConsumer(FrameConsumer):
     def watched(self) -> list[int]:
         return [cursor.pk for cursor in self.cursors.values() if cursor.delivered is not None]
 
-    def behind(self, last_seqs: list[list[int]]) -> bool:
-        newest = {pk: seq for pk, seq in last_seqs}
-        return any(
-            cursor.delivered is not None and newest.get(cursor.pk, 0) > cursor.delivered
+    def missed(self, last_seqs: dict[int, int] | None) -> list[ConversationCursor]:
+        return [
+            cursor
             for cursor in self.cursors.values()
-        )
+            if cursor.delivered is not None
+            and (
+                last_seqs is None
+                or last_seqs.get(cursor.pk, cursor.delivered + 1) > cursor.delivered
+            )
+        ]
 
     async def catch_up(self, last_seqs: dict[int, int] | None = None) -> None:
-        for cursor in list(self.cursors.values()):
-            if cursor.delivered is None:
-                continue
-            newest = None if last_seqs is None else last_seqs.get(cursor.pk)
-            if newest is not None and newest <= cursor.delivered:
-                continue  # nothing missed
+        for cursor in self.missed(last_seqs):
             await self.send_backlog(cursor)
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
