@@ -6,17 +6,19 @@ list is data (``CrisisTerm``, editable in the admin); edits take effect within a
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from re import _parser as sre
 from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data" / "crisis_terms.json"
 CACHE_SECONDS = 60.0
+# The regex parser is private to ``re`` (typeshed does not always list it): imported by name.
+sre: Any = importlib.import_module("re._parser")
 _TRANSLITERATE = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "ae", "ö": "o", "é": "e"})
 
 
