@@ -55,7 +55,9 @@ class Chats:
         self.sessions = sessions
         self.visitors: dict[str, Any] = {}
         self.desks: dict[int, Any] = {}
-        self.expected: dict[str, float] = {}  # body -> scheduled send time
+        # body -> scheduled send time and the other party's socket: delivery is measured where
+        # the message is going, not at the sender's own copy of it (which may arrive first)
+        self.expected: dict[str, tuple[float, Any]] = {}
         self.latencies: list[float] = []
         self.arrived: dict[str, asyncio.Event] = {}
         self.readers: list[asyncio.Task[None]] = []
@@ -86,8 +88,9 @@ class Chats:
         async for raw in ws:
             frame = json.loads(raw)
             if frame["type"] == "message":
-                due = self.expected.pop(frame["body"], None)
-                if due is not None:
+                due, recipient = self.expected.get(frame["body"], (None, None))
+                if due is not None and recipient is ws:
+                    del self.expected[frame["body"]]
                     self.latencies.append((time.perf_counter() - due) * 1000)
                     event = self.arrived.pop(frame["body"], None)
                     if event is not None:
@@ -98,13 +101,14 @@ class Chats:
     async def send(self, n: int, chat: int, due: float) -> str:
         _token, key, counsellor = self.chats[chat]
         body = f"Melding {n} i samtale {chat}: hvordan søker jeg på fagskole?"
-        self.expected[body] = due
         frame: dict[str, Any] = {"type": "message.send", "client_id": f"b{n}", "body": body}
+        desk, visitor = self.desks[counsellor.pk], self.visitors[key]
         if n % 2:
-            ws = self.desks[counsellor.pk]
+            ws, recipient = desk, visitor
             frame["conversation"] = key
         else:
-            ws = self.visitors[key]
+            ws, recipient = visitor, desk
+        self.expected[body] = (due, recipient)
         await ws.send(json.dumps(frame))
         return body
 
