@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.utils import translation
 
-from chat import conf, events, selectors, services
+from chat import conf, events, selectors, sending, services
 from chat.db import database_sync_to_async
 from chat.errors import (
     ConversationNotFound,
@@ -490,12 +490,14 @@ class ChatConsumer(FrameConsumer):
 
     async def on_message_send(self, frame: MessageSend) -> None:
         cursor = await self.cursor_for(frame.conversation)
-        result = await database_sync_to_async(services.message_send)(
-            conversation_id=cursor.pk,
-            party=self.party,
-            body=frame.body,
-            client_id=frame.client_id,
-            author=self.author(),
+        result = await sending.send(
+            services.SendRequest(
+                conversation_id=cursor.pk,
+                party=self.party,
+                body=frame.body,
+                client_id=frame.client_id,
+                author=self.author(),
+            )
         )
         await self.send_json(
             {
@@ -899,12 +901,14 @@ class DeskConsumer(ChatConsumer):
         if link is None:
             raise UnknownDocument
         title, url = link
-        result = await database_sync_to_async(services.message_send)(
-            conversation_id=cursor.pk,
-            party=self.party,
-            body=f"{title}: {url}",
-            client_id=frame.client_id,
-            author=self.author(),
+        result = await sending.send(
+            services.SendRequest(
+                conversation_id=cursor.pk,
+                party=self.party,
+                body=f"{title}: {url}",
+                client_id=frame.client_id,
+                author=self.author(),
+            )
         )
         sent = self.suggestions.setdefault(cursor.key, ChatSuggestions()).sent
         if result.created and frame.id not in sent:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from chat import conf, events
 from chat.errors import (
     ConversationClosed,
+    DomainError,
     EmptyMessage,
     InvalidClientId,
     InvalidCounty,
@@ -31,6 +34,8 @@ from moderation.ratelimit import TooManyNewChats, allow_shared
 from moderation.redaction import redact
 from routing import events as routing_events
 from routing import selectors as routing_selectors
+
+log = logging.getLogger(__name__)
 
 Party = Conversation.Party
 Status = Conversation.Status
@@ -244,6 +249,15 @@ def _lock_for_send(
     return head, earlier_id, bool(blocked)
 
 
+@dataclass(frozen=True)
+class SendRequest:
+    conversation_id: int
+    party: str
+    body: str
+    client_id: str
+    author: User | None = None
+
+
 def message_send(
     *,
     conversation_id: int,
@@ -253,52 +267,99 @@ def message_send(
     author: User | None = None,
 ) -> SendResult:
     """Store a message exactly once per ``client_id``; a retry returns the stored one."""
-    _check_client_id(client_id)
-    text = _clean_body(body)
-    author_id = author.pk if author is not None else None
+    request = SendRequest(conversation_id, party, body, client_id, author)
     with transaction.atomic():
-        head, earlier_id, blocked = _lock_for_send(conversation_id, party, client_id)
-        if earlier_id is not None:
-            existing = Message.objects.select_related("author").get(pk=earlier_id)
-            return SendResult(existing, created=False)
-        _check_can_send(head, party, author_id, blocked=blocked)
-        visitor = party == Party.VISITOR
-        crisis = visitor and not head.crisis_flagged and is_crisis(text)
-        first = visitor and head.status == Status.NEW
-        if not (crisis or first):  # nearly every message: nothing but the message changes
-            message = _append_plain(
-                head,
-                sender=party,
-                body=text,
-                stored_body=redact(text) if visitor else text,
-                author=author,
-                client_id=client_id,
-            )
-            return SendResult(message, created=True)
-        conversation = lock_conversation(conversation_id)  # the whole row, already locked
-        message = _append(
-            conversation,
+        return _send_in_transaction(request)
+
+
+def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exception]:
+    """Group commit: store many sends in one transaction, one result (or refusal) per request,
+    in the order given. Each send costs its own statements but not its own commit, which was a
+    large part of a message's cost (BEGIN and COMMIT, and on PostgreSQL a WAL flush); see
+    docs/performance.md.
+
+    Sends are taken in conversation order (stable, so a chat's own sends keep theirs), so two
+    batches lock rows in one order. A refusal (``DomainError``) is raised before its send has
+    written anything, so the batch goes on. Any other failure keeps nothing of the batch: when
+    the database is unreachable every send fails (their clients retry); otherwise each send is
+    tried again in a transaction of its own, so one send's failure is never another's."""
+    results: list[SendResult | Exception | None] = [None] * len(requests)
+    order = sorted(range(len(requests)), key=lambda i: requests[i].conversation_id)
+    try:
+        with transaction.atomic():
+            for i in order:
+                try:
+                    results[i] = _send_in_transaction(requests[i])
+                except DomainError as exc:
+                    results[i] = exc
+    except (OperationalError, InterfaceError) as exc:
+        return [exc] * len(requests)
+    except Exception:
+        if len(requests) == 1:
+            raise
+        log.warning("a batch of %d sends failed; sending each on its own", len(requests))
+        return [_send_alone(request) for request in requests]
+    done = [result for result in results if result is not None]
+    assert len(done) == len(requests)
+    return done
+
+
+def _send_alone(request: SendRequest) -> SendResult | Exception:
+    try:
+        with transaction.atomic():
+            return _send_in_transaction(request)
+    except Exception as exc:
+        return exc
+
+
+def _send_in_transaction(request: SendRequest) -> SendResult:
+    """``message_send`` inside the caller's transaction. Every refusal comes before a write."""
+    party, client_id, author = request.party, request.client_id, request.author
+    _check_client_id(client_id)
+    text = _clean_body(request.body)
+    author_id = author.pk if author is not None else None
+    head, earlier_id, blocked = _lock_for_send(request.conversation_id, party, client_id)
+    if earlier_id is not None:
+        existing = Message.objects.select_related("author").get(pk=earlier_id)
+        return SendResult(existing, created=False)
+    _check_can_send(head, party, author_id, blocked=blocked)
+    visitor = party == Party.VISITOR
+    crisis = visitor and not head.crisis_flagged and is_crisis(text)
+    first = visitor and head.status == Status.NEW
+    if not (crisis or first):  # nearly every message: nothing but the message changes
+        message = _append_plain(
+            head,
             sender=party,
             body=text,
+            stored_body=redact(text) if visitor else text,
             author=author,
             client_id=client_id,
-            stored_body=redact(text) if visitor else None,
         )
-        fields = ["last_seq"]
-        if first:
-            conversation.status = Status.WAITING
-            conversation.queued_at = timezone.now()
-            fields += ["status", "queued_at"]
-        if crisis:
-            # Front of the queue, alerts on the desk and the dashboard, help on the screen,
-            # and never closed or timed out automatically (docs/moderation.md).
-            conversation.crisis_flagged = True
-            conversation.priority = max(conversation.priority, CRISIS_PRIORITY)
-            message_append_system(conversation=conversation, code="crisis_help")
-            fields += ["crisis_flagged", "priority"]
-        events.publish_status(conversation)
-        routing_events.publish_queue_changed()
-        conversation.save(update_fields=fields)
+        return SendResult(message, created=True)
+    conversation = lock_conversation(request.conversation_id)  # the whole row, already locked
+    message = _append(
+        conversation,
+        sender=party,
+        body=text,
+        author=author,
+        client_id=client_id,
+        stored_body=redact(text) if visitor else None,
+    )
+    fields = ["last_seq"]
+    if first:
+        conversation.status = Status.WAITING
+        conversation.queued_at = timezone.now()
+        fields += ["status", "queued_at"]
+    if crisis:
+        # Front of the queue, alerts on the desk and the dashboard, help on the screen,
+        # and never closed or timed out automatically (docs/moderation.md).
+        conversation.crisis_flagged = True
+        conversation.priority = max(conversation.priority, CRISIS_PRIORITY)
+        message_append_system(conversation=conversation, code="crisis_help")
+        fields += ["crisis_flagged", "priority"]
+    events.publish_status(conversation)
+    routing_events.publish_queue_changed()
+    conversation.save(update_fields=fields)
     return SendResult(message, created=True)
 
 

@@ -90,6 +90,42 @@ async def test_chat_both_ways_with_typing_and_delivery(on_shift: User) -> None:
     await desk.disconnect()
 
 
+async def test_messages_sent_at_once_from_both_sides_are_each_acked_and_arrive_in_order(
+    on_shift: User,
+) -> None:
+    """Both sides write without waiting for their acks (within the flood limit): the sends share transactions (group
+    commit, chat/sending.py), and each still gets one ack and arrives once, in order."""
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    await drain(visitor)
+    await drain(desk)
+    for n in range(8):
+        await visitor.send_json_to({"type": "message.send", "client_id": f"v{n}", "body": f"v{n}"})
+        await desk.send_json_to(
+            {"type": "message.send", "conversation": key, "client_id": f"d{n}", "body": f"d{n}"}
+        )
+    frames = {"visitor": await drain(visitor, 1.0), "desk": await drain(desk, 1.0)}
+    for side, prefix in (("visitor", "v"), ("desk", "d")):
+        acks = of_type(frames[side], "ack")
+        assert [a["client_id"] for a in acks] == [f"{prefix}{n}" for n in range(8)]
+        assert not any(a["duplicate"] for a in acks)
+        received = of_type(frames[side], "message")
+        assert [m["seq"] for m in received] == list(range(3, 19))  # 1 and 2 came before
+        mine = [m["body"] for m in received if m["body"].startswith(prefix)]
+        assert mine == [f"{prefix}{n}" for n in range(8)]
+    stored = await database_sync_to_async(
+        lambda: list(
+            Message.objects.filter(conversation=conversation).values_list("seq", "client_id")
+        )
+    )()
+    assert [seq for seq, _ in stored] == list(range(1, 19))
+    assert sorted(c for _, c in stored if c not in {"", "v-1"}) == sorted(
+        [f"v{n}" for n in range(8)] + [f"d{n}" for n in range(8)]
+    )
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
 async def test_reconnect_gets_exactly_what_was_missed_and_retries_do_not_duplicate(
     on_shift: User,
 ) -> None:

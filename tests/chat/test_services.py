@@ -12,10 +12,13 @@ from chat import errors
 from chat.models import Conversation, Message
 from chat.selectors import conversation_get_for_visitor, hash_token
 from chat.services import (
+    SendRequest,
+    SendResult,
     conversation_close,
     conversation_open,
     conversation_rate,
     message_send,
+    message_send_batch,
 )
 from routing.services import conversation_claim_next, shift_end
 
@@ -113,6 +116,75 @@ def test_sequence_numbers_have_no_gaps_or_duplicates_under_concurrency(staffed: 
     assert sorted(seqs) == list(range(1, 61))
     conversation.refresh_from_db()
     assert conversation.last_seq == 60
+
+
+def test_a_batch_stores_each_send_once_in_order_and_refuses_only_what_is_refused(
+    staffed: User,
+) -> None:
+    """Group commit (chat/sending.py): many sends, one transaction, one answer each."""
+    first, _ = conversation_open(language="nb")
+    second, _ = conversation_open(language="nb")
+    ended, _ = conversation_open(language="nb")
+    conversation_close(conversation_id=ended.pk, party=Party.VISITOR)
+    visitor = Party.VISITOR
+    results = message_send_batch(
+        [
+            SendRequest(second.pk, visitor, "Hei fra to", "b-1"),
+            SendRequest(first.pk, visitor, "Hei", "a-1"),
+            SendRequest(ended.pk, visitor, "For seint", "c-1"),
+            SendRequest(first.pk, visitor, "   ", "a-2"),
+            SendRequest(first.pk, visitor, "Hei", "a-1"),  # a retry within the batch
+            SendRequest(first.pk, visitor, "Er det noen der?", "a-3"),
+        ]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "SendResult",
+        "SendResult",
+        "ConversationClosed",
+        "EmptyMessage",
+        "SendResult",
+        "SendResult",
+    ]
+    stored = [r for r in results if isinstance(r, SendResult)]
+    assert [(r.message.body, r.message.seq, r.created) for r in stored] == [
+        ("Hei fra to", 1, True),
+        ("Hei", 1, True),
+        ("Hei", 1, False),
+        ("Er det noen der?", 2, True),
+    ]
+    assert stored[1].message.pk == stored[2].message.pk
+    rows = Message.objects.filter(conversation=first).values_list("seq", "body")
+    assert list(rows) == [(1, "Hei"), (2, "Er det noen der?")]
+    for conversation in (first, second):  # a first message queues its chat inside a batch too
+        conversation.refresh_from_db()
+        assert conversation.status == Conversation.Status.WAITING
+    assert list(Message.objects.filter(conversation=ended).values_list("body", flat=True)) == [
+        "closed_by_visitor"
+    ]
+
+
+def test_a_send_that_fails_in_a_batch_fails_alone(staffed: User) -> None:
+    """A chat deleted (say by retention) under an open socket: that send fails, the batch's
+    other sends are stored once each."""
+    kept, _ = conversation_open(language="nb")
+    gone, _ = conversation_open(language="nb")
+    other, _ = conversation_open(language="nb")
+    gone_pk = gone.pk
+    gone.delete()
+    visitor = Party.VISITOR
+    results = message_send_batch(
+        [
+            SendRequest(kept.pk, visitor, "Hei", "k-1"),
+            SendRequest(gone_pk, visitor, "Hei", "g-1"),
+            SendRequest(other.pk, visitor, "Hallo", "o-1"),
+        ]
+    )
+    assert isinstance(results[0], SendResult)
+    assert isinstance(results[1], Conversation.DoesNotExist)
+    assert isinstance(results[2], SendResult)
+    assert [results[0].message.seq, results[2].message.seq] == [1, 1]
+    bodies = Message.objects.order_by("conversation_id").values_list("conversation_id", "body")
+    assert list(bodies) == [(kept.pk, "Hei"), (other.pk, "Hallo")]
 
 
 def test_counsellor_writes_only_in_own_active_chats(staffed: User, other_counsellor: User) -> None:
