@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat import errors
 from chat.models import Conversation
 from chat.services import conversation_open, message_send
 from routing import consumers as routing_consumers
-from routing.dashboard import coverage_gaps, dashboard_state
+from routing.dashboard import BUCKET, _series, _waiting_at, coverage_gaps, dashboard_state
 from routing.models import AuditEntry, ScheduledShift
 from routing.services import (
     conversation_end_stuck,
@@ -199,3 +201,43 @@ async def test_the_sweep_refreshes_an_open_dashboard_and_skips_it_when_none_is_o
         assert events.queue_worker.watchers == 0
     finally:
         worker.cancel()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 24 * 60),  # joined the queue, minutes after midnight
+            st.one_of(st.none(), st.integers(0, 6 * 60)),  # left it so many minutes later
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 24 * 60),
+)
+def test_the_queue_series_is_what_was_waiting_at_each_point(
+    chats: list[tuple[int, int | None]], minutes_now: int
+) -> None:
+    """The one-pass series (routing.dashboard._series) against the definition: at each point,
+    the chats queued by then and not yet assigned or closed."""
+    midnight = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    rows = []
+    for joined, stayed in chats:
+        queued_at = midnight + dt.timedelta(minutes=joined)
+        left = None if stayed is None else queued_at + dt.timedelta(minutes=stayed)
+        assigned = stayed is not None and stayed % 2 == 0  # half assigned, half closed waiting
+        rows.append(
+            {
+                "queued_at": queued_at,
+                "assigned_at": left if assigned else None,
+                "closed_at": None if assigned else left,
+            }
+        )
+    now = midnight + dt.timedelta(minutes=minutes_now)
+    expected = []
+    moment = midnight
+    while moment <= now:
+        waiting = _waiting_at(rows, moment)
+        longest = max((int((moment - q).total_seconds()) for q in waiting), default=0)
+        expected.append({"at": moment.isoformat(), "queue": len(waiting), "longest_wait": longest})
+        moment += BUCKET
+    assert _series(rows, midnight, now) == expected
