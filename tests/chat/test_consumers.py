@@ -93,8 +93,9 @@ async def test_chat_both_ways_with_typing_and_delivery(on_shift: User) -> None:
 async def test_messages_sent_at_once_from_both_sides_are_each_acked_and_arrive_in_order(
     on_shift: User,
 ) -> None:
-    """Both sides write without waiting for their acks (within the flood limit): the sends share transactions (group
-    commit, chat/sending.py), and each still gets one ack and arrives once, in order."""
+    """Both sides write without waiting for their acks (within the flood limit): the sends
+    share transactions (group commit, chat/sending.py), and each still gets one ack and
+    arrives once, in order."""
     visitor, desk, _token, conversation = await start_chat(on_shift)
     key = str(conversation.public_id)
     await drain(visitor)
