@@ -5,11 +5,6 @@ expired entries on each send, receive and group send, and fans a group send out 
 task per member. With hundreds of sockets in the process that walk was the largest single cost
 of a chat message in embedded mode (bench/chat.py, docs/performance.md). This layer sweeps at
 most once a second and delivers a group send in a plain loop; what it delivers is the same.
-
-Each socket's queue holds 500 events, as the Redis layer's does (config/settings.py), not
-Channels' 100: a desk with many busy chats, waiting on its own sends, filled 100 and missed
-doorbells, and every missed one cost a catch-up query (558 in one 12 s saturation run of
-bench/chat.py, 11 % of the database thread).
 """
 
 from __future__ import annotations
@@ -25,8 +20,8 @@ from channels.layers import InMemoryChannelLayer
 class SweepingInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
     sweep_seconds = 1.0
 
-    def __init__(self, *args: Any, capacity: int = 500, **kwargs: Any) -> None:
-        super().__init__(*args, capacity=capacity, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._next_sweep = 0.0
 
     def _clean_expired(self) -> None:
