@@ -488,14 +488,16 @@ class ChatConsumer(FrameConsumer):
 
     # -- frames common to both sides --------------------------------------------------------
 
-    async def on_message_send(self, frame: MessageSend) -> None:
-        cursor = await self.cursor_for(frame.conversation)
+    async def store(
+        self, cursor: ConversationCursor, body: str, client_id: str, ref: str | None
+    ) -> services.SendResult:
+        """Store a message from this socket (group commit, chat/sending.py) and ack it."""
         result = await sending.send(
             services.SendRequest(
                 conversation_id=cursor.pk,
                 party=self.party,
-                body=frame.body,
-                client_id=frame.client_id,
+                body=body,
+                client_id=client_id,
                 author=self.author(),
             )
         )
@@ -503,12 +505,17 @@ class ChatConsumer(FrameConsumer):
             {
                 "type": "ack",
                 "conversation": cursor.key,
-                "client_id": frame.client_id,
+                "client_id": client_id,
                 "seq": result.message.seq,
                 "duplicate": not result.created,
-                "ref": frame.ref,
+                "ref": ref,
             }
         )
+        return result
+
+    async def on_message_send(self, frame: MessageSend) -> None:
+        cursor = await self.cursor_for(frame.conversation)
+        await self.store(cursor, frame.body, frame.client_id, frame.ref)
 
     async def on_resume(self, frame: Resume) -> None:
         await self.resume(await self.cursor_for(frame.conversation), frame)
@@ -901,29 +908,11 @@ class DeskConsumer(ChatConsumer):
         if link is None:
             raise UnknownDocument
         title, url = link
-        result = await sending.send(
-            services.SendRequest(
-                conversation_id=cursor.pk,
-                party=self.party,
-                body=f"{title}: {url}",
-                client_id=frame.client_id,
-                author=self.author(),
-            )
-        )
+        result = await self.store(cursor, f"{title}: {url}", frame.client_id, frame.ref)
         sent = self.suggestions.setdefault(cursor.key, ChatSuggestions()).sent
         if result.created and frame.id not in sent:
             sent.add(frame.id)
             knowledge.count_later("sent", [frame.id])
-        await self.send_json(
-            {
-                "type": "ack",
-                "conversation": cursor.key,
-                "client_id": frame.client_id,
-                "seq": result.message.seq,
-                "duplicate": not result.created,
-                "ref": frame.ref,
-            }
-        )
 
     async def drop(self, key: str) -> None:
         state = self.suggestions.pop(key, None)
