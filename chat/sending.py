@@ -57,8 +57,6 @@ class SendQueue:
                 raise
             except Exception as exc:
                 results = [exc] * len(batch)
-            if len(results) != len(batch):  # one answer per send, or no sender is left hanging
-                results = [RuntimeError("a batch of sends was answered wrongly")] * len(batch)
             for (_request, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue

@@ -283,7 +283,7 @@ def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exc
     written anything, so the batch goes on. Any other failure keeps nothing of the batch: when
     the database is unreachable every send fails (their clients retry); otherwise each send is
     tried again in a transaction of its own, so one send's failure is never another's."""
-    results: list[SendResult | Exception | None] = [None] * len(requests)
+    results: dict[int, SendResult | Exception] = {}
     order = sorted(range(len(requests)), key=lambda i: requests[i].conversation_id)
     try:
         with transaction.atomic():
@@ -299,9 +299,7 @@ def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exc
             raise
         log.warning("a batch of %d sends failed; sending each on its own", len(requests))
         return [_send_alone(request) for request in requests]
-    done = [result for result in results if result is not None]
-    assert len(done) == len(requests)
-    return done
+    return [results[i] for i in range(len(requests))]
 
 
 def _send_alone(request: SendRequest) -> SendResult | Exception:
