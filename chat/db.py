@@ -6,9 +6,10 @@ included: under B2's load that thread was busy 44 % of the time, more than half 
 for PostgreSQL, and a message's delivery queued behind it (docs/performance.md). On PostgreSQL
 the calls therefore run on the event loop's thread pool, each thread with a connection of its
 own, so the waits overlap; row locks already order what must be ordered (a conversation's
-sequence numbers), and each socket still makes one call at a time. SQLite allows one writer, so
-the embedded mode keeps the single thread (``VEIVALG_DB_THREADS=one`` does the same on
-PostgreSQL).
+sequence numbers), and each socket still makes one call at a time. Message sends are the
+exception: they are stored one batch at a time per process (group commit, chat/sending.py).
+SQLite allows one writer, so the embedded mode keeps the single thread (``VEIVALG_DB_THREADS=one``
+does the same on PostgreSQL).
 """
 
 from __future__ import annotations
