@@ -175,19 +175,27 @@ def _append_plain(
             cursor.execute(insert, values)
             pk = cursor.lastrowid
             cursor.execute(bump, [head.last_seq, head.pk])
-    message = Message(
-        id=pk,
-        conversation_id=head.pk,
-        seq=head.last_seq,
-        sender=sender,
-        author=author,
-        body=stored_body,
-        client_id=client_id,
-        created_at=now,
+    return _stored(
+        head.public_id,
+        Message(
+            id=pk,
+            conversation_id=head.pk,
+            seq=head.last_seq,
+            sender=sender,
+            author=author,
+            body=stored_body,
+            client_id=client_id,
+            created_at=now,
+        ),
+        live_body=body,
     )
+
+
+def _stored(public_id: uuid.UUID, message: Message, *, live_body: str) -> Message:
+    """Mark a message built from a row just inserted as saved, and announce it on commit."""
     message._state.adding = False
     message._state.db = connection.alias
-    events.publish_message(head.public_id, message, _author_name(author), live_body=body)
+    events.publish_message(public_id, message, _author_name(message.author), live_body=live_body)
     return message
 
 
@@ -267,22 +275,25 @@ def message_send(
     author: User | None = None,
 ) -> SendResult:
     """Store a message exactly once per ``client_id``; a retry returns the stored one."""
-    request = SendRequest(conversation_id, party, body, client_id, author)
-    with transaction.atomic():
-        return _send_in_transaction(request)
+    result = _send_alone(SendRequest(conversation_id, party, body, client_id, author))
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exception]:
     """Group commit: store many sends in one transaction, one result (or refusal) per request,
     in the order given. Each send costs its own statements but not its own commit, which was a
     large part of a message's cost (BEGIN and COMMIT, and on PostgreSQL a WAL flush); see
-    docs/performance.md.
+    docs/performance.md. A batch of one is ``_send_alone``: on PostgreSQL one statement.
 
     Sends are taken in conversation order (stable, so a chat's own sends keep theirs), so two
     batches lock rows in one order. A refusal (``DomainError``) is raised before its send has
     written anything, so the batch goes on. Any other failure keeps nothing of the batch: when
     the database is unreachable every send fails (their clients retry); otherwise each send is
     tried again in a transaction of its own, so one send's failure is never another's."""
+    if len(requests) == 1:
+        return [_send_alone(requests[0])]
     results: dict[int, SendResult | Exception] = {}
     order = sorted(range(len(requests)), key=lambda i: requests[i].conversation_id)
     try:
@@ -295,23 +306,118 @@ def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exc
     except (OperationalError, InterfaceError) as exc:
         return [exc] * len(requests)
     except Exception:
-        if len(requests) == 1:
-            raise
         log.warning("a batch of %d sends failed; sending each on its own", len(requests))
         return [_send_alone(request) for request in requests]
     return [results[i] for i in range(len(requests))]
 
 
 def _send_alone(request: SendRequest) -> SendResult | Exception:
+    """One send in a transaction of its own; what it raised is returned."""
     try:
+        if connection.vendor == "postgresql":
+            # Outside a transaction the statement is one: no BEGIN or COMMIT round trip.
+            result = _send_statement(request)
+            if result is not None:
+                return result
         with transaction.atomic():
-            return _send_in_transaction(request)
+            return _send_locked(request)
     except Exception as exc:
         return exc
 
 
 def _send_in_transaction(request: SendRequest) -> SendResult:
-    """``message_send`` inside the caller's transaction. Every refusal comes before a write."""
+    """One send inside the caller's transaction. Every refusal comes before a write."""
+    if connection.vendor == "postgresql":
+        result = _send_statement(request)
+        if result is not None:
+            return result
+    return _send_locked(request)
+
+
+def _send_statement(request: SendRequest) -> SendResult | None:
+    """An ordinary message on PostgreSQL in one statement: lock the conversation, find an
+    earlier send with this ``client_id``, check who may write, number and insert the message.
+
+    Before, the same send took four round trips (BEGIN, the locking read, the insert, COMMIT),
+    each with the driver's cost on both sides (docs/performance.md). The statement writes only
+    when nothing needs deciding in Python. Otherwise it writes nothing and the conversation's
+    columns it returns say why: a retry (the stored message is returned), a refusal (raised),
+    or a first or crisis message (``None``: the caller takes ``_send_locked``, the general
+    path). The sequence number is ``last_seq + 1`` of the row as the UPDATE finds it, so a
+    send that waited for another's lock numbers after it."""
+    party, client_id, author = request.party, request.client_id, request.author
+    _check_client_id(client_id)
+    text = _clean_body(request.body)
+    visitor = party == Party.VISITOR
+    stored_body = redact(text) if visitor else text
+    author_id = author.pk if author is not None else None
+    now = timezone.now()
+    conversations = Conversation._meta.db_table
+    messages = Message._meta.db_table
+    blocks = VisitorBlock._meta.db_table
+    params: dict[str, Any] = {
+        "id": request.conversation_id,
+        "party": party,
+        "client_id": client_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "visitor": visitor,
+        # Looked for here, before the row is read: on a chat already flagged it is not needed,
+        # but the statement cannot ask Python half-way.
+        "crisis": visitor and is_crisis(text),
+        "author": author_id,
+        "body": stored_body,
+        "waiting": Status.WAITING,  # the open statuses but NEW: a first message queues the chat
+        "active": Status.ACTIVE,
+    }
+    sql = (
+        "WITH head AS ("  # noqa: S608 (table names from the models, values as parameters)
+        " SELECT c.id, c.public_id, c.status, c.counsellor_id, c.last_seq, c.crisis_flagged,"
+        f" (SELECT m.id FROM {messages} m WHERE m.conversation_id = c.id"
+        " AND m.sender = %(party)s AND m.client_id = %(client_id)s AND NOT (m.client_id = '')"
+        " LIMIT 1) AS earlier,"
+        f" EXISTS (SELECT 1 FROM {blocks} b WHERE b.token_hash = c.visitor_token_hash"
+        " AND b.until > %(now)s AND b.lifted_at IS NULL) AS blocked"
+        f" FROM {conversations} c WHERE c.id = %(id)s FOR UPDATE OF c),"
+        f" bump AS (UPDATE {conversations} c SET last_seq = c.last_seq + 1 FROM head h"
+        " WHERE c.id = h.id AND h.earlier IS NULL AND CASE WHEN %(visitor)s"
+        " THEN h.status IN (%(waiting)s, %(active)s) AND NOT h.blocked"
+        " AND NOT (%(crisis)s AND NOT h.crisis_flagged)"
+        " ELSE h.status = %(active)s AND h.counsellor_id = %(author)s END"
+        " RETURNING c.last_seq),"
+        f" added AS (INSERT INTO {messages}"
+        " (conversation_id, seq, sender, author_id, body, client_id, created_at)"
+        " SELECT %(id)s, bump.last_seq, %(party)s, %(author)s, %(body)s, %(client_id)s, %(now)s"
+        " FROM bump RETURNING id, seq)"
+        " SELECT h.id, h.public_id, h.status, h.counsellor_id, h.last_seq, h.crisis_flagged,"
+        " h.earlier, h.blocked, a.id, a.seq FROM head h LEFT JOIN added a ON true"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist
+    pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked, new_id, seq = row
+    if new_id is not None:
+        message = Message(
+            id=new_id,
+            conversation_id=pk,
+            seq=seq,
+            sender=party,
+            author=author,
+            body=stored_body,
+            client_id=client_id,
+            created_at=now,
+        )
+        return SendResult(_stored(public_id, message, live_body=text), created=True)
+    if earlier_id is not None:
+        return SendResult(Message.objects.select_related("author").get(pk=earlier_id), False)
+    head = _Head(pk, public_id, status, counsellor_id, last_seq, crisis)
+    _check_can_send(head, party, author_id, blocked=blocked)
+    return None
+
+
+def _send_locked(request: SendRequest) -> SendResult:
+    """The general send, inside the caller's transaction: lock, decide in Python, write."""
     party, client_id, author = request.party, request.client_id, request.author
     _check_client_id(client_id)
     text = _clean_body(request.body)

@@ -118,6 +118,60 @@ def test_sequence_numbers_have_no_gaps_or_duplicates_under_concurrency(staffed: 
     assert conversation.last_seq == 60
 
 
+def test_both_parties_writing_at_once_share_one_numbering(staffed: User) -> None:
+    """Visitor and counsellor write into one active chat at once, each send sent twice (a
+    retry), and one visitor message mid-way is a crisis, which the one-statement send on
+    PostgreSQL leaves to the general path: every message is stored once, numbered without gaps
+    or duplicates, and the crisis is flagged with its notice."""
+    conversation, _token = conversation_open(language="nb")
+    message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
+    conversation_claim_next(counsellor=staffed)
+    conversation.refresh_from_db()
+    before = conversation.last_seq  # the first message and the counsellor's joining notice
+    crisis = "eg orkar ikkje meir, vil ikkje leve"
+    failures: list[BaseException] = []
+    answers: dict[str, set[int]] = {}
+
+    def writer(party: str, author: User | None) -> None:
+        try:
+            for n in range(20):
+                body = crisis if party == Party.VISITOR and n == 10 else f"{party} {n}"
+                client_id = f"{party}-{n}"
+                for _attempt in range(2):
+                    sent = message_send(
+                        conversation_id=conversation.pk,
+                        party=party,
+                        body=body,
+                        client_id=client_id,
+                        author=author,
+                    )
+                    answers.setdefault(client_id, set()).add(sent.message.seq)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=writer, args=(Party.VISITOR, None)),
+        threading.Thread(target=writer, args=(Party.COUNSELLOR, staffed)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    rows = list(Message.objects.filter(conversation=conversation).values_list("seq", "client_id"))
+    total = before + 2 * 20 + 1  # and the crisis notice
+    assert sorted(seq for seq, _client_id in rows) == list(range(1, total + 1))
+    stored = {client_id: seq for seq, client_id in rows if client_id}
+    assert len(stored) == 41
+    assert answers == {client_id: {seq} for client_id, seq in stored.items() if client_id != "v"}
+    conversation.refresh_from_db()
+    assert (conversation.last_seq, conversation.crisis_flagged) == (total, True)
+    notice = Message.objects.get(conversation=conversation, body="crisis_help")
+    assert notice.seq == stored[f"{Party.VISITOR}-10"] + 1
+
+
 def test_a_batch_stores_each_send_once_in_order_and_refuses_only_what_is_refused(
     staffed: User,
 ) -> None:
