@@ -127,8 +127,8 @@ class _Outbox:
 
     The thread does not wait for them: waiting held the database thread, which every socket
     of the process shares, for a channel-layer round trip per message (docs/performance.md).
-    One drain task per loop sends them one after the other, so they leave in the order the
-    commits made them."""
+    One drain task per loop sends them in order, so they leave in the order the commits made
+    them; on Redis pub/sub everything waiting goes in one pipeline (``group_send_many``)."""
 
     def __init__(self) -> None:
         self.pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
@@ -141,10 +141,21 @@ class _Outbox:
 
     async def drain(self) -> None:
         layer = get_channel_layer()
+        send_many = getattr(layer, "group_send_many", None)  # the Redis pub/sub layer's
         while self.pending:
-            group, event = self.pending.popleft()
             if layer is None:
+                self.pending.clear()
+                return
+            if send_many is not None:  # everything waiting, in one pipeline
+                batch = [self.pending.popleft() for _ in range(min(len(self.pending), 256))]
+                try:
+                    await send_many(batch)
+                except Exception:
+                    log.warning(
+                        "channel layer send of %d events failed; clients will catch up", len(batch)
+                    )
                 continue
+            group, event = self.pending.popleft()
             try:
                 await layer.group_send(group, event)
             except Exception:

@@ -143,11 +143,10 @@ def _channel_layers() -> dict[str, Any]:
         # docs/performance.md. Pub/sub keeps group membership in each process, so a Redis
         # restart forgets nothing and a killed process leaves no dead channels in groups.
         pubsub = os.environ.get("VEIVALG_CHANNEL_LAYER", "pubsub") != "redis"
-        backend = "pubsub.RedisPubSubChannelLayer" if pubsub else "core.RedisChannelLayer"
         if pubsub:
             return {
                 "default": {
-                    "BACKEND": "channels_redis." + backend,
+                    "BACKEND": "config.layers.PipelinedRedisPubSubChannelLayer",
                     "CONFIG": {
                         "hosts": [{"address": url, "socket_connect_timeout": 5}],
                         "prefix": os.environ.get("VEIVALG_CHANNEL_PREFIX", "veivalg"),
@@ -156,7 +155,7 @@ def _channel_layers() -> dict[str, Any]:
             }
         return {
             "default": {
-                "BACKEND": "channels_redis." + backend,
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
                     # redis-py 8 times out socket reads after 5 s by default, the same as
                     # channels-redis' blocking receive: give the socket more than that.
