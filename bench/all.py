@@ -77,7 +77,9 @@ def lines(step: str, result: dict[str, Any]) -> list[str]:
                 out.append(
                     f"{name} saturation: {sat['msgs_per_s_per_process']} msg/s per process"
                     f" (×{sat['ratio_to_offered_200']} of 200 chats' load), CPU/msg"
-                    f" {sat['cpu_ms_per_msg']} ms"
+                    f" {sat['cpu_ms_per_msg']} ms; with a core per process"
+                    f" {sat['msgs_per_s_per_process_at_one_core']} msg/s"
+                    f" (×{sat['ratio_at_one_core_to_offered_200']})"
                 )
     elif bench == "B4_fanout":
         for size, row in result["subscribers"].items():
