@@ -24,7 +24,7 @@ PY = sys.executable
 
 def steps(soak: float) -> list[tuple[str, list[str]]]:
     return [
-        ("B1", ["bench/transport.py", "--rounds", "2", "--messages", "20000"]),
+        ("B1", ["bench/transport.py", "--rounds", "3", "--messages", "20000"]),
         (
             "B2",
             ["bench/chat.py", "--mode", "embedded", "--conversations", "50,200", "--saturation"],
