@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -141,10 +143,11 @@ class _Head:
 def _append_plain(
     head: _Head, *, sender: str, body: str, stored_body: str, author: User | None, client_id: str
 ) -> Message:
-    """``_append`` for the common case, in hand-written SQL: the message row and the
-    conversation's ``last_seq`` in one round trip on PostgreSQL (a data-modifying CTE), two
-    in-process statements on SQLite. Through the ORM a send cost 1,164 µs of CPU in-process,
-    this way 248 µs (docs/performance.md); the suite runs on both databases."""
+    """``_append`` for the common case, in hand-written SQL: the message row, then the
+    conversation's ``last_seq``. Through the ORM a send cost 1,164 µs of CPU in-process, this way
+    248 µs (docs/performance.md). Every ordinary send on SQLite comes here; on PostgreSQL
+    ``_send_statement`` does the same in one statement, and only a send whose chat changed
+    between that statement and ``_send_locked`` comes here."""
     conversations = Conversation._meta.db_table
     messages = Message._meta.db_table
     head.last_seq += 1
@@ -166,37 +169,56 @@ def _append_plain(
     )
     bump = f"UPDATE {conversations} SET last_seq = %s WHERE id = %s"  # noqa: S608
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH bump AS ({bump}) {insert} RETURNING id", [head.last_seq, head.pk, *values]
-            )
-            pk = cursor.fetchone()[0]
-        else:
-            cursor.execute(insert, values)
-            pk = cursor.lastrowid
-            cursor.execute(bump, [head.last_seq, head.pk])
+        cursor.execute(f"{insert} RETURNING id", values)  # SQLite has RETURNING since 3.35
+        pk = cursor.fetchone()[0]
+        cursor.execute(bump, [head.last_seq, head.pk])
     return _stored(
         head.public_id,
-        Message(
-            id=pk,
-            conversation_id=head.pk,
-            seq=head.last_seq,
-            sender=sender,
-            author=author,
-            body=stored_body,
-            client_id=client_id,
-            created_at=now,
-        ),
+        pk=pk,
+        conversation_id=head.pk,
+        seq=head.last_seq,
+        sender=sender,
+        author=author,
+        body=stored_body,
+        client_id=client_id,
+        created_at=now,
         live_body=body,
     )
 
 
-def _stored(public_id: uuid.UUID, message: Message, *, live_body: str) -> Message:
-    """Mark a message built from a row just inserted as saved, and announce it on commit."""
+def _stored(
+    public_id: uuid.UUID,
+    *,
+    pk: int,
+    conversation_id: int,
+    seq: int,
+    sender: str,
+    author: User | None,
+    body: str,
+    client_id: str,
+    created_at: dt.datetime,
+    live_body: str,
+) -> Message:
+    """The ``Message`` of a row just inserted by hand-written SQL, announced on commit."""
+    message = Message(
+        id=pk,
+        conversation_id=conversation_id,
+        seq=seq,
+        sender=sender,
+        author=author,
+        body=body,
+        client_id=client_id,
+        created_at=created_at,
+    )
     message._state.adding = False
     message._state.db = connection.alias
-    events.publish_message(public_id, message, _author_name(message.author), live_body=live_body)
+    events.publish_message(public_id, message, _author_name(author), live_body=live_body)
     return message
+
+
+def _stored_before(pk: int) -> SendResult:
+    """A retry's answer: the message its ``client_id`` stored."""
+    return SendResult(Message.objects.select_related("author").get(pk=pk), created=False)
 
 
 def message_append_system(
@@ -275,17 +297,14 @@ def message_send(
     author: User | None = None,
 ) -> SendResult:
     """Store a message exactly once per ``client_id``; a retry returns the stored one."""
-    result = _send_alone(SendRequest(conversation_id, party, body, client_id, author))
-    if isinstance(result, Exception):
-        raise result
-    return result
+    return _send(SendRequest(conversation_id, party, body, client_id, author), alone=True)
 
 
 def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exception]:
     """Group commit: store many sends in one transaction, one result (or refusal) per request,
     in the order given. Each send costs its own statements but not its own commit, which was a
     large part of a message's cost (BEGIN and COMMIT, and on PostgreSQL a WAL flush); see
-    docs/performance.md. A batch of one is ``_send_alone``: on PostgreSQL one statement.
+    docs/performance.md. A batch of one is sent alone: on PostgreSQL, one statement.
 
     Sends are taken in conversation order (stable, so a chat's own sends keep theirs), so two
     batches lock rows in one order. A refusal (``DomainError``) is raised before its send has
@@ -300,7 +319,7 @@ def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exc
         with transaction.atomic():
             for i in order:
                 try:
-                    results[i] = _send_in_transaction(requests[i])
+                    results[i] = _send(requests[i], alone=False)
                 except DomainError as exc:
                     results[i] = exc
     except (OperationalError, InterfaceError) as exc:
@@ -312,26 +331,25 @@ def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exc
 
 
 def _send_alone(request: SendRequest) -> SendResult | Exception:
-    """One send in a transaction of its own; what it raised is returned."""
+    """``_send`` in a transaction of its own; what it raised is returned."""
     try:
-        if connection.vendor == "postgresql":
-            # Outside a transaction the statement is one: no BEGIN or COMMIT round trip.
-            result = _send_statement(request)
-            if result is not None:
-                return result
-        with transaction.atomic():
-            return _send_locked(request)
+        return _send(request, alone=True)
     except Exception as exc:
         return exc
 
 
-def _send_in_transaction(request: SendRequest) -> SendResult:
-    """One send inside the caller's transaction. Every refusal comes before a write."""
+def _send(request: SendRequest, *, alone: bool) -> SendResult:
+    """One send: in a transaction of its own (``alone``) or inside the caller's. Every refusal
+    comes before a write. On PostgreSQL an ordinary message is one statement; sent alone it
+    runs outside a transaction, so it is its own: no BEGIN or COMMIT round trip."""
     if connection.vendor == "postgresql":
         result = _send_statement(request)
         if result is not None:
             return result
-    return _send_locked(request)
+    if not alone:
+        return _send_locked(request)
+    with transaction.atomic():
+        return _send_locked(request)
 
 
 def _send_statement(request: SendRequest) -> SendResult | None:
@@ -352,9 +370,6 @@ def _send_statement(request: SendRequest) -> SendResult | None:
     stored_body = redact(text) if visitor else text
     author_id = author.pk if author is not None else None
     now = timezone.now()
-    conversations = Conversation._meta.db_table
-    messages = Message._meta.db_table
-    blocks = VisitorBlock._meta.db_table
     params: dict[str, Any] = {
         "id": request.conversation_id,
         "party": party,
@@ -369,7 +384,40 @@ def _send_statement(request: SendRequest) -> SendResult | None:
         "waiting": Status.WAITING,  # the open statuses but NEW: a first message queues the chat
         "active": Status.ACTIVE,
     }
-    sql = (
+    with connection.cursor() as cursor:
+        cursor.execute(_send_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist
+    pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked, new_id, seq = row
+    if new_id is not None:
+        message = _stored(
+            public_id,
+            pk=new_id,
+            conversation_id=pk,
+            seq=seq,
+            sender=party,
+            author=author,
+            body=stored_body,
+            client_id=client_id,
+            created_at=now,
+            live_body=text,
+        )
+        return SendResult(message, created=True)
+    if earlier_id is not None:
+        return _stored_before(earlier_id)
+    head = _Head(pk, public_id, status, counsellor_id, last_seq, crisis)
+    _check_can_send(head, party, author_id, blocked=blocked)
+    return None
+
+
+@cache
+def _send_sql() -> str:
+    """``_send_statement``'s SQL (constant: the tables' names)."""
+    conversations = Conversation._meta.db_table
+    messages = Message._meta.db_table
+    blocks = VisitorBlock._meta.db_table
+    return (
         "WITH head AS ("  # noqa: S608 (table names from the models, values as parameters)
         " SELECT c.id, c.public_id, c.status, c.counsellor_id, c.last_seq, c.crisis_flagged,"
         f" (SELECT m.id FROM {messages} m WHERE m.conversation_id = c.id"
@@ -391,29 +439,6 @@ def _send_statement(request: SendRequest) -> SendResult | None:
         " SELECT h.id, h.public_id, h.status, h.counsellor_id, h.last_seq, h.crisis_flagged,"
         " h.earlier, h.blocked, a.id, a.seq FROM head h LEFT JOIN added a ON true"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        raise Conversation.DoesNotExist
-    pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked, new_id, seq = row
-    if new_id is not None:
-        message = Message(
-            id=new_id,
-            conversation_id=pk,
-            seq=seq,
-            sender=party,
-            author=author,
-            body=stored_body,
-            client_id=client_id,
-            created_at=now,
-        )
-        return SendResult(_stored(public_id, message, live_body=text), created=True)
-    if earlier_id is not None:
-        return SendResult(Message.objects.select_related("author").get(pk=earlier_id), False)
-    head = _Head(pk, public_id, status, counsellor_id, last_seq, crisis)
-    _check_can_send(head, party, author_id, blocked=blocked)
-    return None
 
 
 def _send_locked(request: SendRequest) -> SendResult:
@@ -424,8 +449,7 @@ def _send_locked(request: SendRequest) -> SendResult:
     author_id = author.pk if author is not None else None
     head, earlier_id, blocked = _lock_for_send(request.conversation_id, party, client_id)
     if earlier_id is not None:
-        existing = Message.objects.select_related("author").get(pk=earlier_id)
-        return SendResult(existing, created=False)
+        return _stored_before(earlier_id)
     _check_can_send(head, party, author_id, blocked=blocked)
     visitor = party == Party.VISITOR
     crisis = visitor and not head.crisis_flagged and is_crisis(text)

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, transaction
 
-from chat import errors
+from chat import errors, services
 from chat.models import Conversation, Message
 from chat.selectors import conversation_get_for_visitor, hash_token
 from chat.services import (
@@ -170,6 +170,25 @@ def test_both_parties_writing_at_once_share_one_numbering(staffed: User) -> None
     assert (conversation.last_seq, conversation.crisis_flagged) == (total, True)
     notice = Message.objects.get(conversation=conversation, body="crisis_help")
     assert notice.seq == stored[f"{Party.VISITOR}-10"] + 1
+
+
+def test_the_general_send_path_numbers_and_stores_an_ordinary_message(staffed: User) -> None:
+    """The path every ordinary send takes on SQLite, and on PostgreSQL one whose chat changed
+    between the one-statement attempt and the general path (a race no test can stage)."""
+    conversation, _token = conversation_open(language="nb")
+    message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
+    request = SendRequest(conversation.pk, Party.VISITOR, "Ring 481 23 456", "v-2")
+    with transaction.atomic():
+        sent = services._send_locked(request)
+    with transaction.atomic():
+        again = services._send_locked(request)
+    assert (sent.created, sent.message.seq, again.created) == (True, 2, False)
+    assert again.message.pk == sent.message.pk
+    stored = Message.objects.get(pk=sent.message.pk)
+    assert (stored.seq, stored.client_id) == (2, "v-2")
+    assert "481 23 456" not in stored.body  # redacted at rest
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2
 
 
 def test_a_batch_stores_each_send_once_in_order_and_refuses_only_what_is_refused(
