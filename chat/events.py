@@ -141,11 +141,11 @@ class _Outbox:
 
     async def drain(self) -> None:
         layer = get_channel_layer()
+        if layer is None:
+            self.pending.clear()
+            return
         send_many = getattr(layer, "group_send_many", None)  # the Redis pub/sub layer's
         while self.pending:
-            if layer is None:
-                self.pending.clear()
-                return
             if send_many is not None:  # everything waiting, in one pipeline
                 batch = [self.pending.popleft() for _ in range(min(len(self.pending), 256))]
                 try:
