@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -64,9 +65,14 @@ def summary(values: list[float]) -> dict[str, float]:
 # -- quality --------------------------------------------------------------------------------
 
 
+def split_messages(query: str, keep: int = 3) -> list[str]:
+    """A long query as a visitor writes it in a chat: a message per sentence, the last ``keep``."""
+    return [p.strip() for p in re.split(r"(?<=[.?!])\s+", query) if p.strip()][-keep:]
+
+
 def evaluate(embedder_names: list[str]) -> dict[str, Any]:
     from knowledge import corpus, facade
-    from knowledge.index import Mode
+    from knowledge.index import Mode, combine
 
     documents = sorted((facade.from_corpus(d) for d in corpus.read_file(DEMO)), key=lambda d: d.id)
     queries = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
@@ -86,6 +92,25 @@ def evaluate(embedder_names: list[str]) -> dict[str, Any]:
                 rank = next((i + 1 for i, d in enumerate(ids) if d in query["expected"]), None)
                 groups["all"].append(rank)
                 groups[query["kind"]].append(rank)
+            # The multi-sentence queries as a chat sends them: one message per sentence, the
+            # last three searched together the way the desk's refresh does (one vector each,
+            # combined), against the joined text above.
+            for query in queries:
+                parts = [facade.clean_query(p) for p in split_messages(query["q"])]
+                if len(parts) < 2 or mode == "bm25":
+                    continue
+                vector = combine(built.index.query_vectors(parts))
+                hits = built.index.search(" ".join(parts), 10, mode, vector.tolist())
+                ids = [h.id for h in hits]
+                rank = next((i + 1 for i, d in enumerate(ids) if d in query["expected"]), None)
+                groups["as_messages"].append(rank)
+                joined = facade.clean_query(" ".join(parts))
+                hits = built.index.search(
+                    joined, 10, mode, built.index.query_vectors([joined])[0].tolist()
+                )
+                ids = [h.id for h in hits]
+                rank = next((i + 1 for i, d in enumerate(ids) if d in query["expected"]), None)
+                groups["as_messages_joined"].append(rank)
             results[label] = {
                 kind: {
                     "recall@1": round(sum(r == 1 for r in ranks) / len(ranks), 3),

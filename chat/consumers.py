@@ -857,12 +857,12 @@ class DeskConsumer(ChatConsumer):
                     )
                     state.remember(stored, conf.suggestion_messages())
                     state.loaded = True
-                query = knowledge.query_from_messages(body for _seq, body in state.recent)
+                parts = [body for _seq, body in state.recent if body.strip()]
                 # The newest message the query was built from, read now: a message that arrives
                 # while the search runs is in ``recent`` by the time it returns, and labelling
                 # these hits with it told the desk they covered a message they had not seen.
                 based_on = state.recent[-1][0] if state.recent else None
-                hits = await knowledge.suggest(query, conf.suggestion_limit()) if query else None
+                hits = await knowledge.suggest(parts, conf.suggestion_limit()) if parts else None
                 if hits is not None:  # None: no index is loaded, so there is nothing to show
                     await self.send_suggestions(key, hits, "chat", seq=based_on)
                 if not state.again:
@@ -899,7 +899,7 @@ class DeskConsumer(ChatConsumer):
 
     async def on_suggestion_search(self, frame: SuggestionSearch) -> None:
         cursor = await self.cursor_for(frame.conversation)
-        hits = await knowledge.suggest(frame.q, conf.suggestion_limit())
+        hits = await knowledge.suggest([frame.q], conf.suggestion_limit())
         await self.send_suggestions(cursor.key, hits or [], "search", frame.ref)
 
     async def on_suggestion_send(self, frame: SuggestionSend) -> None:

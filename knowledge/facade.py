@@ -13,6 +13,7 @@ first; queries are never stored or logged.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import datetime as dt
@@ -36,7 +37,7 @@ from tqdm import tqdm
 from chat import conf
 from knowledge import corpus, embedders
 from knowledge.corpus import CorpusDocument, CorpusError
-from knowledge.index import MODES, Hit, HybridIndex, IndexedDocument, Mode, Vectors
+from knowledge.index import MODES, Hit, HybridIndex, IndexedDocument, Mode, Vectors, combine
 from knowledge.models import KnowledgeDocument, KnowledgeIndex, SuggestionCount
 from moderation.redaction import redact
 
@@ -50,7 +51,6 @@ __all__ = [
     "index_info",
     "load_documents",
     "load_file",
-    "query_from_messages",
     "search",
     "suggest",
 ]
@@ -341,29 +341,66 @@ def search(query: str, limit: int = 5, mode: Mode = "hybrid", max_age: float = 0
     return index.search(clean_query(query), limit=limit, mode=mode)
 
 
-def query_from_messages(bodies: Iterable[str]) -> str:
-    """The recent visitor messages, oldest first, as one query."""
-    return " ".join(b.strip() for b in bodies if b.strip())
-
-
 # -- the worker thread for async callers -------------------------------------------------------
 
-_Request = tuple[str, int, "concurrent.futures.Future[list[Hit] | None]"]
+_Request = tuple[tuple[str, ...], int, "concurrent.futures.Future[list[Hit] | None]"]
+
+
+class VectorMemo:
+    """The query vectors of recently searched texts, by embedder and a digest of the text (no
+    text is kept). A chat's refresh searches its last few visitor messages; each is embedded
+    once, when it is new, instead of the whole joined text again on every message."""
+
+    SIZE = 4096  # about 6 MiB of 384-dimension vectors
+
+    def __init__(self) -> None:
+        self.vectors: collections.OrderedDict[tuple[str, bytes], Any] = collections.OrderedDict()
+        self.embedded = 0  # texts embedded so far (each missing one once)
+
+    @staticmethod
+    def key(embedder: str, text: str) -> tuple[str, bytes]:
+        return embedder, hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+    def vectors_for(self, index: HybridIndex, texts: Iterable[str]) -> dict[str, Any]:
+        """A vector for each text: remembered ones, the rest embedded in one batch."""
+        name = index.embedder.name
+        found: dict[str, Any] = {}
+        missing: list[str] = []
+        for text in texts:
+            vector = self.vectors.get(self.key(name, text))
+            if vector is None:
+                if text not in found:
+                    missing.append(text)
+                    found[text] = None
+            else:
+                self.vectors.move_to_end(self.key(name, text))
+                found[text] = vector
+        if missing:
+            for text, vector in zip(missing, index.query_vectors(missing), strict=True):
+                found[text] = vector
+                self.vectors[self.key(name, text)] = vector
+            self.embedded += len(missing)
+            while len(self.vectors) > self.SIZE:
+                self.vectors.popitem(last=False)
+        return found
 
 
 class SuggestionWorker:
-    """One thread; when several requests wait, their queries are embedded in one batch."""
+    """One thread; when several requests wait, their new texts are embedded in one batch."""
 
     MAX_BATCH = 16
 
     def __init__(self) -> None:
         self.requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self.memo = VectorMemo()
         self.thread = threading.Thread(target=self.run, name="knowledge-worker", daemon=True)
         self.thread.start()
 
-    def submit(self, query: str, limit: int) -> concurrent.futures.Future[list[Hit] | None]:
+    def submit(
+        self, parts: Sequence[str], limit: int
+    ) -> concurrent.futures.Future[list[Hit] | None]:
         future: concurrent.futures.Future[list[Hit] | None] = concurrent.futures.Future()
-        self.requests.put((query, limit, future))
+        self.requests.put((tuple(parts), limit, future))
         return future
 
     def run(self) -> None:
@@ -390,17 +427,20 @@ class SuggestionWorker:
                 # Hold no connection between batches: the database may go away meanwhile.
                 connection.close()
             if index is None:
-                for _q, _limit, future in live:
+                for _parts, _limit, future in live:
                     future.set_result(None)
                 return
-            queries = [clean_query(q) for q, _limit, _f in live]
-            vectors = index.query_vectors(queries)
-            for (query, (_q, limit, future)), vector in zip(
-                zip(queries, live, strict=True), vectors, strict=True
-            ):
+            cleaned = [[t for t in map(clean_query, parts) if t] for parts, _l, _f in live]
+            vectors = self.memo.vectors_for(index, (t for texts in cleaned for t in texts))
+            for texts, (_parts, limit, future) in zip(cleaned, live, strict=True):
+                if not texts:
+                    future.set_result([])
+                    continue
+                query = " ".join(texts)[-MAX_QUERY_CHARS:]
+                vector = combine([vectors[t] for t in texts])
                 future.set_result(index.search(query, limit=limit, vector=vector.tolist()))
         except Exception as exc:
-            for _q, _limit, future in live:
+            for _parts, _limit, future in live:
                 if not future.done():
                     future.set_exception(exc)
 
@@ -417,11 +457,13 @@ def _get_worker() -> SuggestionWorker:
         return _worker
 
 
-async def suggest(query: str, limit: int = 5) -> list[Hit] | None:
-    """Suggestions for a chat, computed off the event loop; None before the first load."""
-    if not query.strip():
+async def suggest(parts: Sequence[str], limit: int = 5) -> list[Hit] | None:
+    """Suggestions for a query in parts (a chat's latest visitor messages, oldest first, or one
+    searched text), computed off the event loop; None before the first load."""
+    parts = [p for p in parts if p.strip()]
+    if not parts:
         return []
-    return await asyncio.wrap_future(_get_worker().submit(query, limit))
+    return await asyncio.wrap_future(_get_worker().submit(parts, limit))
 
 
 # -- counts for quality statistics ------------------------------------------------------------

@@ -179,6 +179,17 @@ class HybridIndex:
         return Hit(d.id, d.title, d.url, d.kind, d.summary, d.language, score)
 
 
+def combine(vectors: Sequence[Any] | Vectors) -> Any:
+    """One query vector for a query in parts (a chat's latest visitor messages): the normalised
+    mean of the parts' vectors. Each part is embedded once, however many refreshes it takes part
+    in; on the eval set's multi-sentence queries, split into messages, this ranks as well as
+    embedding the joined text did (recall@5 0.903 both, MRR@10 0.697 against 0.656;
+    docs/knowledge.md)."""
+    mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
 def _dense_text(query: str) -> str:
     """The end of the query, for the embedder: the newest words matter most, and embedding time
     grows with the length. BM25 still sees the whole query."""

@@ -105,6 +105,35 @@ async def test_visitor_messages_drive_the_panel_and_a_click_sends_the_link(
     await desk.disconnect()
 
 
+async def test_each_visitor_message_is_embedded_once_however_many_refreshes_it_joins(
+    on_shift: User, knowledge_index: facade.LoadResult
+) -> None:
+    """A refresh searches the chat's last three visitor messages. Embedding their joined text
+    again on every message was most of a suggestion's time (docs/performance.md): each message
+    is embedded once, when it is new, and the panel still follows the whole chat."""
+    visitor, desk, _key = await chat_with_desk(on_shift, "Hei, jeg har et spørsmål om jobb.")
+    await until(desk, "suggestions", wait=15)
+    memo = facade._get_worker().memo
+    before = memo.embedded
+    texts = [
+        "Jeg har jobbet i en dagligvarebutikk i mange år nå.",
+        "Egentlig har jeg lenge hatt lyst til å bli elektriker.",
+        "Hvor lang tid tar det å bli ferdig med det?",
+    ]
+    for n, body in enumerate(texts, start=2):
+        await visitor.send_json_to({"type": "message.send", "client_id": f"v-{n}", "body": body})
+        ack, _ = await until(visitor, "ack")
+        panel, _ = await until(desk, "suggestions", wait=15)
+        while panel["seq"] < ack["seq"]:
+            panel, _ = await until(desk, "suggestions", wait=15)
+    # Three refreshes searched 2, 3 and 3 messages; only the three new ones were embedded.
+    assert memo.embedded - before == len(texts)
+    # The newest message says nothing of electricians: the earlier ones still count.
+    assert "yrke/elektriker" in [item["id"] for item in panel["items"]][:5]
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
 async def test_hits_are_labelled_with_the_newest_message_they_were_searched_for(
     on_shift: User, knowledge_index: facade.LoadResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
