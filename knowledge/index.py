@@ -182,9 +182,8 @@ class HybridIndex:
 def combine(vectors: Sequence[Any] | Vectors) -> Any:
     """One query vector for a query in parts (a chat's latest visitor messages): the normalised
     mean of the parts' vectors. Each part is embedded once, however many refreshes it takes part
-    in; on the eval set's multi-sentence queries, split into messages, this ranks as well as
-    embedding the joined text did (recall@5 0.903 both, MRR@10 0.697 against 0.656;
-    docs/knowledge.md)."""
+    in. With the hybrid, on the eval sets' multi-sentence queries split into messages, this
+    ranks about as well as embedding the joined text did (docs/knowledge.md)."""
     mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0)
     norm = float(np.linalg.norm(mean))
     return mean / norm if norm > 0 else mean
