@@ -367,13 +367,14 @@ class VectorMemo:
         found: dict[str, Any] = {}
         missing: list[str] = []
         for text in texts:
-            vector = self.vectors.get(self.key(name, text))
+            key = self.key(name, text)
+            vector = self.vectors.get(key)
             if vector is None:
                 if text not in found:
                     missing.append(text)
                     found[text] = None
             else:
-                self.vectors.move_to_end(self.key(name, text))
+                self.vectors.move_to_end(key)
                 found[text] = vector
         if missing:
             for text, vector in zip(missing, index.query_vectors(missing), strict=True):
