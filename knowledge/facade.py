@@ -363,26 +363,17 @@ class VectorMemo:
 
     def vectors_for(self, index: HybridIndex, texts: Iterable[str]) -> dict[str, Any]:
         """A vector for each text: remembered ones, the rest embedded in one batch."""
-        name = index.embedder.name
-        found: dict[str, Any] = {}
-        missing: list[str] = []
-        for text in texts:
-            key = self.key(name, text)
-            vector = self.vectors.get(key)
-            if vector is None:
-                if text not in found:
-                    missing.append(text)
-                    found[text] = None
-            else:
-                self.vectors.move_to_end(key)
-                found[text] = vector
+        keys = {text: self.key(index.embedder.name, text) for text in texts}
+        missing = [text for text, key in keys.items() if key not in self.vectors]
         if missing:
             for text, vector in zip(missing, index.query_vectors(missing), strict=True):
-                found[text] = vector
-                self.vectors[self.key(name, text)] = vector
+                self.vectors[keys[text]] = vector
             self.embedded += len(missing)
-            while len(self.vectors) > self.SIZE:
-                self.vectors.popitem(last=False)
+        found = {text: self.vectors[key] for text, key in keys.items()}
+        for key in keys.values():
+            self.vectors.move_to_end(key)
+        while len(self.vectors) > self.SIZE:
+            self.vectors.popitem(last=False)
         return found
 
 
