@@ -272,19 +272,17 @@ def run_variant(
 
             delivered, elapsed, cpu = asyncio.run(saturate())
             rate = delivered / elapsed
-            server_ms = cpu["server"] / max(1, delivered) * 1000
+            cpu_ms = {k: v / max(1, delivered) * 1000 for k, v in cpu.items()}
             # What a process would carry with a core of its own: the figure above is capped
             # by this machine, whose 2 cores the servers share with the client, PostgreSQL and
             # Redis. Each message costs CPU in the sender's and the receiver's process; spread
-            # over the processes, that is ``server_ms`` of one core per message per process.
-            per_core = 1000 / server_ms if server_ms else 0.0
+            # over the processes, that is ``cpu_ms["server"]`` of one core per message per process.
+            per_core = 1000 / cpu_ms["server"] if cpu_ms["server"] else 0.0
             result["saturation"] = {
                 "msgs_per_s": round(rate, 1),
                 "msgs_per_s_per_process": round(rate / processes, 1),
                 "ratio_to_offered_200": round(rate / processes / (200 / PERIOD), 2),
-                "cpu_ms_per_msg": {
-                    k: round(v / max(1, delivered) * 1000, 3) for k, v in cpu.items()
-                },
+                "cpu_ms_per_msg": {k: round(v, 3) for k, v in cpu_ms.items()},
                 "msgs_per_s_per_process_at_one_core": round(per_core, 1),
                 "ratio_at_one_core_to_offered_200": round(per_core / (200 / PERIOD), 2),
             }
