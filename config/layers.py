@@ -50,8 +50,9 @@ class PipelinedRedisPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore
     ``group_send`` awaits a whole round trip per event, and the doorbell outbox
     (``chat.events._Outbox``) sent them one after the other: the write to Redis's socket was
     the largest single cost of a message in the PostgreSQL-mode server's profile, 10 % of its
-    samples (docs/performance.md). This reaches into the layer's shard connection (its lock and
-    its redis client); the multi-process tests run on it."""
+    samples (docs/performance.md). This reaches into channels-redis 4.3's shard connection (its
+    lock and its redis client), so pyproject.toml holds channels-redis below 4.4; every
+    PostgreSQL + Redis test runs on it."""
 
     async def group_send_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         layer = self._get_layer()
