@@ -857,7 +857,7 @@ class DeskConsumer(ChatConsumer):
                     )
                     state.remember(stored, conf.suggestion_messages())
                     state.loaded = True
-                parts = [body for _seq, body in state.recent if body.strip()]
+                parts = [body for _seq, body in state.recent]  # stored bodies are never blank
                 # The newest message the query was built from, read now: a message that arrives
                 # while the search runs is in ``recent`` by the time it returns, and labelling
                 # these hits with it told the desk they covered a message they had not seen.
