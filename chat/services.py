@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import orjson
 from django.contrib.auth.models import User
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -200,16 +201,12 @@ def _stored(
     live_body: str,
 ) -> Message:
     """The ``Message`` of a row just inserted by hand-written SQL, announced on commit."""
-    message = Message(
-        id=pk,
-        conversation_id=conversation_id,
-        seq=seq,
-        sender=sender,
-        author=author,
-        body=body,
-        client_id=client_id,
-        created_at=created_at,
-    )
+    # The fields in their order, as a query's row builds a model: the keyword path cost a
+    # twentieth of a send's CPU at saturation (docs/performance.md).
+    author_id = author.pk if author is not None else None
+    message = Message(pk, conversation_id, seq, sender, author_id, body, client_id, created_at)
+    if author is not None:
+        Message.author.field.set_cached_value(message, author)
     message._state.adding = False
     message._state.db = connection.alias
     events.publish_message(public_id, message, _author_name(author), live_body=live_body)
@@ -317,11 +314,14 @@ def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exc
     order = sorted(range(len(requests)), key=lambda i: requests[i].conversation_id)
     try:
         with transaction.atomic():
-            for i in order:
-                try:
-                    results[i] = _send(requests[i], alone=False)
-                except DomainError as exc:
-                    results[i] = exc
+            if connection.vendor == "postgresql":
+                _send_rounds(requests, order, results)
+            else:
+                for i in order:
+                    try:
+                        results[i] = _send(requests[i], alone=False)
+                    except DomainError as exc:
+                        results[i] = exc
     except (OperationalError, InterfaceError) as exc:
         return [exc] * len(requests)
     except Exception:
@@ -343,101 +343,180 @@ def _send(request: SendRequest, *, alone: bool) -> SendResult:
     comes before a write. On PostgreSQL an ordinary message is one statement; sent alone it
     runs outside a transaction, so it is its own: no BEGIN or COMMIT round trip."""
     if connection.vendor == "postgresql":
-        result = _send_statement(request)
-        if result is not None:
-            return result
+        (answer,) = _send_statement([request])
+        if isinstance(answer, DomainError):
+            raise answer
+        if answer is not None:
+            return answer
     if not alone:
         return _send_locked(request)
     with transaction.atomic():
         return _send_locked(request)
 
 
-def _send_statement(request: SendRequest) -> SendResult | None:
-    """An ordinary message on PostgreSQL in one statement: lock the conversation, find an
-    earlier send with this ``client_id``, check who may write, number and insert the message.
+def _send_rounds(
+    requests: Sequence[SendRequest], order: list[int], results: dict[int, SendResult | Exception]
+) -> None:
+    """A batch on PostgreSQL, inside the caller's transaction: one statement per round, where
+    round k holds each chat's k-th send (the statement numbers one message per chat). Sends the
+    statement leaves to Python take the general path before the next round, so a chat's sends
+    keep their order."""
+    rounds: list[list[int]] = []
+    taken: dict[int, int] = {}
+    for i in order:
+        k = taken.get(requests[i].conversation_id, 0)
+        taken[requests[i].conversation_id] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(i)
+    for chosen in rounds:
+        answers = _send_statement([requests[i] for i in chosen])
+        for i, answer in zip(chosen, answers, strict=True):
+            if answer is None:
+                try:
+                    answer = _send_locked(requests[i])
+                except DomainError as exc:
+                    answer = exc
+            results[i] = answer
 
-    Before, the same send took four round trips (BEGIN, the locking read, the insert, COMMIT),
-    each with the driver's cost on both sides (docs/performance.md). The statement writes only
-    when nothing needs deciding in Python. Otherwise it writes nothing and the conversation's
-    columns it returns say why: a retry (the stored message is returned), a refusal (raised),
-    or a first or crisis message (``None``: the caller takes ``_send_locked``, the general
-    path). The sequence number is ``last_seq + 1`` of the row as the UPDATE finds it, so a
-    send that waited for another's lock numbers after it."""
-    party, client_id, author = request.party, request.client_id, request.author
-    _check_client_id(client_id)
-    text = _clean_body(request.body)
-    visitor = party == Party.VISITOR
-    stored_body = redact(text) if visitor else text
-    author_id = author.pk if author is not None else None
+
+def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | DomainError | None]:
+    """Ordinary messages to different chats on PostgreSQL in one statement: lock each
+    conversation, find an earlier send with the ``client_id``, check who may write, number and
+    insert the message. One answer per request: the result, a refusal, or ``None`` when Python
+    must decide.
+
+    Before, a send took four round trips (BEGIN, the locking read, the insert, COMMIT), each
+    with the driver's cost on both sides; then one statement per send; now one per batch
+    (docs/performance.md). The statement writes a chat's message only when nothing needs
+    deciding in Python. Otherwise it writes nothing for that chat and the conversation's columns
+    it returns say why: a retry (the stored message is returned), a refusal, or a first or
+    crisis message (``None``: the caller takes ``_send_locked``, the general path). The sequence
+    number is ``last_seq + 1`` of the row as the UPDATE finds it, so a send that waited for
+    another's lock numbers after it. A chat that does not exist raises
+    ``Conversation.DoesNotExist``."""
+    answers: list[SendResult | DomainError | None] = [None] * len(requests)
+    chosen: dict[int, tuple[int, str, str]] = {}  # conversation -> request, text, stored body
+    rows: list[dict[str, Any]] = []
+    for n, request in enumerate(requests):
+        try:
+            _check_client_id(request.client_id)
+            text = _clean_body(request.body)
+        except DomainError as exc:
+            answers[n] = exc
+            continue
+        visitor = request.party == Party.VISITOR
+        stored_body = redact(text) if visitor else text
+        chosen[request.conversation_id] = (n, text, stored_body)
+        rows.append(
+            {
+                "id": request.conversation_id,
+                "party": request.party,
+                "client_id": request.client_id,
+                # Looked for here, before the row is read: on a chat already flagged it is not
+                # needed, but the statement cannot ask Python half-way.
+                "crisis": visitor and is_crisis(text),
+                "author": request.author.pk if request.author is not None else None,
+                "body": stored_body,
+            }
+        )
+    if not rows:
+        return answers
     now = timezone.now()
     params: dict[str, Any] = {
-        "id": request.conversation_id,
-        "party": party,
-        "client_id": client_id,
         "now": connection.ops.adapt_datetimefield_value(now),
-        "visitor": visitor,
-        # Looked for here, before the row is read: on a chat already flagged it is not needed,
-        # but the statement cannot ask Python half-way.
-        "crisis": visitor and is_crisis(text),
-        "author": author_id,
-        "body": stored_body,
+        "visitor": Party.VISITOR,
         "waiting": Status.WAITING,  # the open statuses but NEW: a first message queues the chat
         "active": Status.ACTIVE,
     }
+    many = len(rows) > 1
+    if many:
+        params["rows"] = orjson.dumps(rows).decode()
+    else:
+        params.update(rows[0])
     with connection.cursor() as cursor:
-        cursor.execute(_send_sql(), params)
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(_send_sql(many=many), params)
+        found = cursor.fetchall()
+    if len(found) != len(chosen):
         raise Conversation.DoesNotExist
-    pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked, new_id, seq = row
-    if new_id is not None:
-        message = _stored(
-            public_id,
-            pk=new_id,
-            conversation_id=pk,
-            seq=seq,
-            sender=party,
-            author=author,
-            body=stored_body,
-            client_id=client_id,
-            created_at=now,
-            live_body=text,
-        )
-        return SendResult(message, created=True)
-    if earlier_id is not None:
-        return _stored_before(earlier_id)
-    head = _Head(pk, public_id, status, counsellor_id, last_seq, crisis)
-    _check_can_send(head, party, author_id, blocked=blocked)
-    return None
+    for row in found:
+        pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked = row[:8]
+        new_id, seq = row[8:]
+        n, text, stored_body = chosen[pk]
+        request = requests[n]
+        if new_id is not None:
+            message = _stored(
+                public_id,
+                pk=new_id,
+                conversation_id=pk,
+                seq=seq,
+                sender=request.party,
+                author=request.author,
+                body=stored_body,
+                client_id=request.client_id,
+                created_at=now,
+                live_body=text,
+            )
+            answers[n] = SendResult(message, created=True)
+        elif earlier_id is not None:
+            answers[n] = _stored_before(earlier_id)
+        else:
+            head = _Head(pk, public_id, status, counsellor_id, last_seq, crisis)
+            author_id = request.author.pk if request.author is not None else None
+            try:
+                _check_can_send(head, request.party, author_id, blocked=blocked)
+            except DomainError as exc:
+                answers[n] = exc
+    return answers
 
 
 @cache
-def _send_sql() -> str:
-    """``_send_statement``'s SQL (constant: the tables' names)."""
+def _send_sql(*, many: bool) -> str:
+    """``_send_statement``'s SQL (constant: the tables' names) for one send or many. Many
+    come as rows of one JSON parameter, one as plain parameters: binding each value costs the
+    driver more than the JSON does, and for one send the rows cost PostgreSQL more than the
+    parameters (docs/performance.md)."""
     conversations = Conversation._meta.db_table
     messages = Message._meta.db_table
     blocks = VisitorBlock._meta.db_table
+
+    def ref(name: str, table: str) -> str:
+        """A column of the request: from its JSON row, or a parameter."""
+        return f"{table}.{name}" if many else f"%({name})s"
+
+    if many:
+        carried = ", r.party, r.client_id, r.crisis, r.author, r.body"
+        rows = (
+            "json_to_recordset(%(rows)s::json) AS r(id bigint, party text, client_id text,"
+            " crisis boolean, author integer, body text)"
+        )
+        # Locked in one order, as every batch is (a deadlock needs two orders).
+        source = f" FROM {conversations} c JOIN {rows} ON r.id = c.id ORDER BY c.id"
+    else:
+        carried, source = "", f" FROM {conversations} c WHERE c.id = %(id)s"
     return (
         "WITH head AS ("  # noqa: S608 (table names from the models, values as parameters)
         " SELECT c.id, c.public_id, c.status, c.counsellor_id, c.last_seq, c.crisis_flagged,"
         f" (SELECT m.id FROM {messages} m WHERE m.conversation_id = c.id"
-        " AND m.sender = %(party)s AND m.client_id = %(client_id)s AND NOT (m.client_id = '')"
-        " LIMIT 1) AS earlier,"
+        f" AND m.sender = {ref('party', 'r')} AND m.client_id = {ref('client_id', 'r')}"
+        " AND NOT (m.client_id = '') LIMIT 1) AS earlier,"
         f" EXISTS (SELECT 1 FROM {blocks} b WHERE b.token_hash = c.visitor_token_hash"
-        " AND b.until > %(now)s AND b.lifted_at IS NULL) AS blocked"
-        f" FROM {conversations} c WHERE c.id = %(id)s FOR UPDATE OF c),"
+        f" AND b.until > %(now)s AND b.lifted_at IS NULL) AS blocked{carried}"
+        f"{source} FOR UPDATE OF c),"
         f" bump AS (UPDATE {conversations} c SET last_seq = c.last_seq + 1 FROM head h"
-        " WHERE c.id = h.id AND h.earlier IS NULL AND CASE WHEN %(visitor)s"
+        f" WHERE c.id = h.id AND h.earlier IS NULL AND CASE WHEN {ref('party', 'h')} = %(visitor)s"
         " THEN h.status IN (%(waiting)s, %(active)s) AND NOT h.blocked"
-        " AND NOT (%(crisis)s AND NOT h.crisis_flagged)"
-        " ELSE h.status = %(active)s AND h.counsellor_id = %(author)s END"
-        " RETURNING c.last_seq),"
+        f" AND NOT ({ref('crisis', 'h')} AND NOT h.crisis_flagged)"
+        f" ELSE h.status = %(active)s AND h.counsellor_id = {ref('author', 'h')} END"
+        " RETURNING c.id, c.last_seq),"
         f" added AS (INSERT INTO {messages}"
         " (conversation_id, seq, sender, author_id, body, client_id, created_at)"
-        " SELECT %(id)s, bump.last_seq, %(party)s, %(author)s, %(body)s, %(client_id)s, %(now)s"
-        " FROM bump RETURNING id, seq)"
+        f" SELECT h.id, b.last_seq, {ref('party', 'h')}, {ref('author', 'h')}, {ref('body', 'h')},"
+        f" {ref('client_id', 'h')}, %(now)s FROM bump b JOIN head h ON h.id = b.id"
+        " RETURNING conversation_id, id, seq)"
         " SELECT h.id, h.public_id, h.status, h.counsellor_id, h.last_seq, h.crisis_flagged,"
-        " h.earlier, h.blocked, a.id, a.seq FROM head h LEFT JOIN added a ON true"
+        " h.earlier, h.blocked, a.id, a.seq FROM head h"
+        " LEFT JOIN added a ON a.conversation_id = h.id"
     )
 
 

@@ -260,6 +260,70 @@ def test_a_send_that_fails_in_a_batch_fails_alone(staffed: User) -> None:
     assert list(bodies) == [(kept.pk, "Hei"), (other.pk, "Hallo")]
 
 
+def test_a_batch_to_many_chats_numbers_each_chat_in_the_order_its_sends_came(
+    staffed: User, other_counsellor: User
+) -> None:
+    """What a busy server commits at once: ordinary messages to several chats from both sides,
+    a chat's own sends in a row, a refusal and a crisis among them (on PostgreSQL, one
+    statement per round of each chat's k-th send; the crisis takes the general path)."""
+    a, b, c = (conversation_open(language="nb")[0] for _ in range(3))
+    for chat in (a, b, c):
+        message_send(conversation_id=chat.pk, party=Party.VISITOR, body="Hei", client_id="first")
+    assert conversation_claim_next(counsellor=staffed).pk == a.pk
+    a.refresh_from_db()
+    before = a.last_seq
+    visitor, counsellor = Party.VISITOR, Party.COUNSELLOR
+    results = message_send_batch(
+        [
+            SendRequest(b.pk, visitor, "Jeg lurer på fagskole", "b-2"),
+            SendRequest(a.pk, counsellor, "Hei, jeg heter Kari", "a-c1", staffed),
+            SendRequest(a.pk, visitor, "Hei Kari", "a-2"),
+            SendRequest(b.pk, counsellor, "Ikke min samtale", "b-c1", other_counsellor),
+            SendRequest(c.pk, visitor, "eg orkar ikkje meir, vil ikkje leve", "c-2"),
+            SendRequest(b.pk, visitor, "Ring meg på 481 23 456", "b-3"),
+            SendRequest(a.pk, counsellor, "Hva lurer du på?", "a-c2", staffed),
+        ]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "SendResult",
+        "SendResult",
+        "SendResult",
+        "NotYourConversation",
+        "SendResult",
+        "SendResult",
+        "SendResult",
+    ]
+    seqs = [r.message.seq for r in results if isinstance(r, SendResult)]
+    assert seqs == [2, before + 1, before + 2, 2, 3, before + 3]
+    for chat in (a, b, c):  # each chat: 1..n, no gaps, its sends in the order they came
+        rows = list(Message.objects.filter(conversation=chat).values_list("seq", "body"))
+        assert [seq for seq, _body in rows] == list(range(1, len(rows) + 1))
+        chat.refresh_from_db()
+        assert chat.last_seq == len(rows)
+    assert [
+        body
+        for _seq, body in Message.objects.filter(conversation=a, seq__gt=before).values_list(
+            "seq", "body"
+        )
+    ] == [
+        "Hei, jeg heter Kari",
+        "Hei Kari",
+        "Hva lurer du på?",
+    ]
+    assert list(Message.objects.filter(conversation=b).values_list("body", flat=True)) == [
+        "Hei",
+        "Jeg lurer på fagskole",
+        "Ring meg på [telefon]",
+    ]
+    assert list(Message.objects.filter(conversation=c).values_list("body", flat=True))[-2:] == [
+        "eg orkar ikkje meir, vil ikkje leve",
+        "crisis_help",
+    ]
+    c.refresh_from_db()
+    assert c.crisis_flagged
+    assert Message.objects.get(conversation=a, client_id="a-c1").author_id == staffed.pk
+
+
 def test_counsellor_writes_only_in_own_active_chats(staffed: User, other_counsellor: User) -> None:
     conversation, _token = conversation_open(language="nb")
     message_send(conversation_id=conversation.pk, party=Party.VISITOR, body="Hei", client_id="v")
