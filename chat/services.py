@@ -187,6 +187,20 @@ def _append_plain(
     )
 
 
+# ``_stored``'s values, in the model's field order (``Model.from_db`` maps them by name if a
+# field is ever added).
+_MESSAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "sender",
+    "author_id",
+    "body",
+    "client_id",
+    "created_at",
+)
+
+
 def _stored(
     public_id: uuid.UUID,
     *,
@@ -201,14 +215,13 @@ def _stored(
     live_body: str,
 ) -> Message:
     """The ``Message`` of a row just inserted by hand-written SQL, announced on commit."""
-    # The fields in their order, as a query's row builds a model: the keyword path cost a
-    # twentieth of a send's CPU at saturation (docs/performance.md).
+    # Built as a query's row builds a model: keyword arguments cost a twentieth of a send's
+    # CPU at saturation (docs/performance.md).
     author_id = author.pk if author is not None else None
-    message = Message(pk, conversation_id, seq, sender, author_id, body, client_id, created_at)
+    values = (pk, conversation_id, seq, sender, author_id, body, client_id, created_at)
+    message = Message.from_db(connection.alias, _MESSAGE_COLUMNS, values)
     if author is not None:
         Message.author.field.set_cached_value(message, author)
-    message._state.adding = False
-    message._state.db = connection.alias
     events.publish_message(public_id, message, _author_name(author), live_body=live_body)
     return message
 
