@@ -220,6 +220,37 @@ def fresh_chats(count: int, counsellors: list[tuple[Any, str]]) -> Chats:
     return Chats(active_chats(users, count), {u.pk: c for u, c in counsellors})
 
 
+def open_loop_run(
+    servers: list[LiveServer],
+    meter: CpuMeter,
+    count: int,
+    seconds: float,
+    counsellors: list[tuple[Any, str]],
+    baseline: list[float],
+) -> dict[str, Any]:
+    """The fixed offered load (open loop) and its figures against the relay's."""
+    chats = fresh_chats(count, counsellors)
+
+    async def measure() -> Any:
+        await chats.connect(servers[0], servers[-1])
+        try:
+            return await open_loop(chats, seconds, 4.0, meter), chats.errors
+        finally:
+            await chats.close()
+
+    (latencies, cpu, sent, lost), errors = asyncio.run(measure())
+    return {
+        "offered_msgs_per_s": round(count / PERIOD, 1),
+        "messages": sent,
+        "lost": lost,
+        "errors": errors,
+        "delivery_ms": summary(latencies),
+        "baseline_relay_ms": summary(baseline),
+        "ratio_p99_to_relay": ratio(percentile(latencies, 0.99), percentile(baseline, 0.99)),
+        "cpu_ms_per_msg": {k: round(v / max(1, sent) * 1000, 3) for k, v in cpu.items()},
+    }
+
+
 def run_variant(
     env: dict[str, str],
     mode: str,
@@ -229,37 +260,22 @@ def run_variant(
     seconds: float,
     counsellors: list[tuple[Any, str]],
     saturation: bool,
+    open_loop_too: bool = True,
 ) -> dict[str, Any]:
     extra = {"VEIVALG_CHANNEL_LAYER": layer}
-    with running("relay", env) as relay:
-        baseline = asyncio.run(relay_baseline(relay[0], count, seconds))
+    result: dict[str, Any] = {
+        "mode": mode,
+        "processes": processes,
+        "layer": layer if mode == "postgres" else "in-memory",
+        "conversations": count,
+    }
+    if open_loop_too:
+        with running("relay", env) as relay:
+            baseline = asyncio.run(relay_baseline(relay[0], count, seconds))
     with running("uvicorn", env, processes, extra) as servers:
         meter = CpuMeter(servers, services=mode == "postgres")
-
-        chats = fresh_chats(count, counsellors)
-
-        async def measure() -> Any:
-            await chats.connect(servers[0], servers[-1])
-            try:
-                return await open_loop(chats, seconds, 4.0, meter), chats.errors
-            finally:
-                await chats.close()
-
-        (latencies, cpu, sent, lost), errors = asyncio.run(measure())
-        result: dict[str, Any] = {
-            "mode": mode,
-            "processes": processes,
-            "layer": layer if mode == "postgres" else "in-memory",
-            "conversations": count,
-            "offered_msgs_per_s": round(count / PERIOD, 1),
-            "messages": sent,
-            "lost": lost,
-            "errors": errors,
-            "delivery_ms": summary(latencies),
-            "baseline_relay_ms": summary(baseline),
-            "ratio_p99_to_relay": ratio(percentile(latencies, 0.99), percentile(baseline, 0.99)),
-            "cpu_ms_per_msg": {k: round(v / max(1, sent) * 1000, 3) for k, v in cpu.items()},
-        }
+        if open_loop_too:
+            result.update(open_loop_run(servers, meter, count, seconds, counsellors, baseline))
         if saturation:
             chats = fresh_chats(count, counsellors)
 
@@ -297,6 +313,9 @@ def main() -> None:
     parser.add_argument("--conversations", default="50,200")
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--saturation", action="store_true")
+    parser.add_argument(
+        "--saturation-only", action="store_true", help="the closed loop alone, no open loop"
+    )
     args = parser.parse_args()
     random.seed(8)
     env = setup_world(args.mode)
@@ -306,14 +325,23 @@ def main() -> None:
     runs = [(layer, count) for layer in layers for count in counts]
     results = []
     for layer, count in tqdm(runs, desc=f"B2 chat ({args.mode})", unit="run"):
-        saturation = args.saturation and count == max(counts)
+        saturation = args.saturation_only or (args.saturation and count == max(counts))
         result = run_variant(
-            env, args.mode, args.processes, layer, count, args.seconds, counsellors, saturation
+            env,
+            args.mode,
+            args.processes,
+            layer,
+            count,
+            args.seconds,
+            counsellors,
+            saturation,
+            open_loop_too=not args.saturation_only,
         )
-        log(
-            f"B2 {args.mode} {layer} {count} chats: p99 {result['delivery_ms']['p99']} ms,"
-            f" CPU/msg {result['cpu_ms_per_msg']}"
-        )
+        if "delivery_ms" in result:
+            log(
+                f"B2 {args.mode} {layer} {count} chats: p99 {result['delivery_ms']['p99']} ms,"
+                f" CPU/msg {result['cpu_ms_per_msg']}"
+            )
         results.append(result)
     emit({"bench": "B2_chat" if len(layers) == 1 else "B3_channel_layer", "runs": results})
 
