@@ -312,9 +312,11 @@ def message_send(
 
 def message_send_batch(requests: Sequence[SendRequest]) -> list[SendResult | Exception]:
     """Group commit: store many sends in one transaction, one result (or refusal) per request,
-    in the order given. Each send costs its own statements but not its own commit, which was a
-    large part of a message's cost (BEGIN and COMMIT, and on PostgreSQL a WAL flush); see
-    docs/performance.md. A batch of one is sent alone: on PostgreSQL, one statement.
+    in the order given. No send costs its own commit, which was a large part of a message's
+    cost (BEGIN and COMMIT, and on PostgreSQL a WAL flush); on SQLite each still costs its own
+    statements, on PostgreSQL the ordinary ones share one statement per round
+    (``_send_rounds``); see docs/performance.md. A batch of one is sent alone: on PostgreSQL,
+    one statement.
 
     Sends are taken in conversation order (stable, so a chat's own sends keep theirs), so two
     batches lock rows in one order. A refusal (``DomainError``) is raised before its send has
