@@ -411,9 +411,11 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
     another's lock numbers after it. A chat that does not exist raises
     ``Conversation.DoesNotExist``."""
     answers: list[SendResult | DomainError | None] = [None] * len(requests)
-    chosen: dict[int, tuple[int, str, str]] = {}  # conversation -> request, text, stored body
+    # conversation -> the request's place, its text and its row for the statement
+    chosen: dict[int, tuple[int, str, dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     for n, request in enumerate(requests):
+        assert request.conversation_id not in chosen, "one send per chat in a statement"
         try:
             _check_client_id(request.client_id)
             text = _clean_body(request.body)
@@ -421,20 +423,18 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
             answers[n] = exc
             continue
         visitor = request.party == Party.VISITOR
-        stored_body = redact(text) if visitor else text
-        chosen[request.conversation_id] = (n, text, stored_body)
-        rows.append(
-            {
-                "id": request.conversation_id,
-                "party": request.party,
-                "client_id": request.client_id,
-                # Looked for here, before the row is read: on a chat already flagged it is not
-                # needed, but the statement cannot ask Python half-way.
-                "crisis": visitor and is_crisis(text),
-                "author": request.author.pk if request.author is not None else None,
-                "body": stored_body,
-            }
-        )
+        row: dict[str, Any] = {
+            "id": request.conversation_id,
+            "party": request.party,
+            "client_id": request.client_id,
+            # Looked for here, before the row is read: on a chat already flagged it is not
+            # needed, but the statement cannot ask Python half-way.
+            "crisis": visitor and is_crisis(text),
+            "author": request.author.pk if request.author is not None else None,
+            "body": redact(text) if visitor else text,  # what is stored
+        }
+        chosen[request.conversation_id] = (n, text, row)
+        rows.append(row)
     if not rows:
         return answers
     now = timezone.now()
@@ -454,10 +454,10 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
         found = cursor.fetchall()
     if len(found) != len(chosen):
         raise Conversation.DoesNotExist
-    for row in found:
-        pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked = row[:8]
-        new_id, seq = row[8:]
-        n, text, stored_body = chosen[pk]
+    for line in found:
+        pk, public_id, status, counsellor_id, last_seq, crisis, earlier_id, blocked = line[:8]
+        new_id, seq = line[8:]
+        n, text, row = chosen[pk]
         request = requests[n]
         if new_id is not None:
             message = _stored(
@@ -467,7 +467,7 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
                 seq=seq,
                 sender=request.party,
                 author=request.author,
-                body=stored_body,
+                body=row["body"],
                 client_id=request.client_id,
                 created_at=now,
                 live_body=text,
@@ -477,9 +477,8 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
             answers[n] = _stored_before(earlier_id)
         else:
             head = _Head(pk, public_id, status, counsellor_id, last_seq, crisis)
-            author_id = request.author.pk if request.author is not None else None
             try:
-                _check_can_send(head, request.party, author_id, blocked=blocked)
+                _check_can_send(head, request.party, row["author"], blocked=blocked)
             except DomainError as exc:
                 answers[n] = exc
     return answers
