@@ -141,6 +141,9 @@ def lines(step: str, result: dict[str, Any]) -> list[str]:
         out.append(
             f"B7 suggestion p95 {result['suggestion_latency_ms']['p95']} ms; B8 delivery p99 with"
             f" suggestions ×{result['ratio_delivery_p99_on_to_off']} of without"
+            f" ({result['delivery_with_suggestions_ms']['p99']} against"
+            f" {result['delivery_without_suggestions_ms']['p99']} ms,"
+            f" {result['delivery_with_suggestions_ms']['n']} messages each)"
         )
     elif bench == "B9_reports":
         out.append(
