@@ -55,6 +55,10 @@ def db_threads() -> str:
     return str(setting("DB_THREADS"))
 
 
+def direct_sends() -> bool:
+    return bool(setting("DIRECT_SENDS"))
+
+
 def db_pool_threads() -> int:
     return int(setting("DB_POOL_THREADS"))
 

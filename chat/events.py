@@ -167,6 +167,13 @@ _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
 )
 
 
+def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = _Outbox()
+    return outbox
+
+
 def _server_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop that called into this thread through ``sync_to_async``, if any."""
     local = SyncToAsync.threadlocal
@@ -183,9 +190,7 @@ def send_now(group: str, event: dict[str, Any]) -> None:
         return
     loop = _server_loop()
     if loop is not None:
-        outbox = _outboxes.get(loop)
-        if outbox is None:
-            outbox = _outboxes[loop] = _Outbox()
+        outbox = _outbox(loop)
         try:
             loop.call_soon_threadsafe(outbox.put, group, event)
             return
@@ -229,15 +234,31 @@ def send_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: send_now(group, event))
 
 
-def publish_message(
-    public_id: uuid.UUID, message: Message, author_name: str = "", live_body: str = ""
-) -> None:
+def _message_event(
+    public_id: uuid.UUID, message: Message, author_name: str, live_body: str
+) -> dict[str, Any]:
     event: ChatMessageEvent = {
         "type": "chat.message",
         "conversation": public_key(public_id),
         "message": message_payload(message, author_name, live_body or None),
     }
-    send_on_commit(conversation_group(public_id), dict(event))
+    return dict(event)
+
+
+def publish_message(
+    public_id: uuid.UUID, message: Message, author_name: str = "", live_body: str = ""
+) -> None:
+    event = _message_event(public_id, message, author_name, live_body)
+    send_on_commit(conversation_group(public_id), event)
+
+
+def publish_message_here(
+    public_id: uuid.UUID, message: Message, author_name: str = "", live_body: str = ""
+) -> None:
+    """``publish_message`` for a message already committed, called on the event loop: the
+    doorbell joins this loop's outbox, behind those rung before it."""
+    event = _message_event(public_id, message, author_name, live_body)
+    _outbox(asyncio.get_running_loop()).put(conversation_group(public_id), event)
 
 
 def status_event(conversation: Conversation) -> ChatStatusEvent:

@@ -3,8 +3,9 @@
 Every message sent on a socket of this process joins one queue. One task per event loop takes
 everything waiting (up to ``BATCH_LIMIT``) and stores it in one database transaction
 (``services.message_send_batch``); what arrives meanwhile forms the next batch. Under light
-load a batch is a single message and nothing waits longer than before; under load the commits,
-and the hops to the database thread, are shared (docs/performance.md).
+load a batch is a single message and nothing waits longer than before (on PostgreSQL it is
+stored from the loop itself, chat/direct.py); under load the commits, and the hops to the
+database thread, are shared (docs/performance.md).
 
 A sender is answered only when its batch has committed, so an ack still means "stored".
 """
@@ -15,7 +16,7 @@ import asyncio
 import collections
 import weakref
 
-from chat import services
+from chat import direct, services
 from chat.db import database_sync_to_async
 
 BATCH_LIMIT = 64
@@ -46,6 +47,16 @@ class SendQueue:
                     batch.append((request, future))
             if not batch:
                 continue
+            if len(batch) == 1 and direct.enabled():  # light load: from the loop itself
+                request, future = batch[0]
+                answer = await direct.send(request)
+                if answer is not None:
+                    if not future.done():
+                        if isinstance(answer, Exception):
+                            future.set_exception(answer)
+                        else:
+                            future.set_result(answer)
+                    continue
             try:
                 results = await database_sync_to_async(services.message_send_batch)(
                     [request for request, _future in batch]

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from django.contrib.auth.models import User
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from chat import conf, events
@@ -215,14 +215,39 @@ def _stored(
     live_body: str,
 ) -> Message:
     """The ``Message`` of a row just inserted by hand-written SQL, announced on commit."""
+    message = _built(
+        pk=pk,
+        conversation_id=conversation_id,
+        seq=seq,
+        sender=sender,
+        author=author,
+        body=body,
+        client_id=client_id,
+        created_at=created_at,
+    )
+    events.publish_message(public_id, message, _author_name(author), live_body=live_body)
+    return message
+
+
+def _built(
+    *,
+    pk: int,
+    conversation_id: int,
+    seq: int,
+    sender: str,
+    author: User | None,
+    body: str,
+    client_id: str,
+    created_at: dt.datetime,
+) -> Message:
+    """The ``Message`` of a row just inserted by hand-written SQL; no query."""
     # Built as a query's row builds a model: keyword arguments cost a twentieth of a send's
     # CPU at saturation (docs/performance.md).
     author_id = author.pk if author is not None else None
     values = (pk, conversation_id, seq, sender, author_id, body, client_id, created_at)
-    message = Message.from_db(connection.alias, _MESSAGE_COLUMNS, values)
+    message = Message.from_db(DEFAULT_DB_ALIAS, _MESSAGE_COLUMNS, values)
     if author is not None:
         Message.author.field.set_cached_value(message, author)
-    events.publish_message(public_id, message, _author_name(author), live_body=live_body)
     return message
 
 
@@ -417,40 +442,23 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
     for n, request in enumerate(requests):
         assert request.conversation_id not in chosen, "one send per chat in a statement"
         try:
-            _check_client_id(request.client_id)
-            text = _clean_body(request.body)
+            text, row = send_row(request)
         except DomainError as exc:
             answers[n] = exc
             continue
-        visitor = request.party == Party.VISITOR
-        row: dict[str, Any] = {
-            "id": request.conversation_id,
-            "party": request.party,
-            "client_id": request.client_id,
-            # Looked for here, before the row is read: on a chat already flagged it is not
-            # needed, but the statement cannot ask Python half-way.
-            "crisis": visitor and is_crisis(text),
-            "author": request.author.pk if request.author is not None else None,
-            "body": redact(text) if visitor else text,  # what is stored
-        }
         chosen[request.conversation_id] = (n, text, row)
         rows.append(row)
     if not rows:
         return answers
     now = timezone.now()
-    params: dict[str, Any] = {
-        "now": connection.ops.adapt_datetimefield_value(now),
-        "visitor": Party.VISITOR,
-        "waiting": Status.WAITING,  # the open statuses but NEW: a first message queues the chat
-        "active": Status.ACTIVE,
-    }
+    params = send_params(now)
     many = len(rows) > 1
     if many:
         params["rows"] = orjson.dumps(rows).decode()
     else:
         params.update(rows[0])
     with connection.cursor() as cursor:
-        cursor.execute(_send_sql(many=many), params)
+        cursor.execute(send_sql(many=many), params)
         found = cursor.fetchall()
     if len(found) != len(chosen):
         raise Conversation.DoesNotExist
@@ -484,8 +492,66 @@ def _send_statement(requests: Sequence[SendRequest]) -> list[SendResult | Domain
     return answers
 
 
+def send_row(request: SendRequest) -> tuple[str, dict[str, Any]]:
+    """The text of a send and its row for the send statement; raises a refusal
+    (``DomainError``) for a body or ``client_id`` no chat would take."""
+    _check_client_id(request.client_id)
+    text = _clean_body(request.body)
+    visitor = request.party == Party.VISITOR
+    row: dict[str, Any] = {
+        "id": request.conversation_id,
+        "party": request.party,
+        "client_id": request.client_id,
+        # Looked for here, before the row is read: on a chat already flagged it is not
+        # needed, but the statement cannot ask Python half-way.
+        "crisis": visitor and is_crisis(text),
+        "author": request.author.pk if request.author is not None else None,
+        "body": redact(text) if visitor else text,  # what is stored
+    }
+    return text, row
+
+
+def send_params(now: dt.datetime) -> dict[str, Any]:
+    """The send statement's parameters that are not a request's."""
+    return {
+        "now": now,  # psycopg binds an aware datetime as it is
+        "visitor": Party.VISITOR,
+        "waiting": Status.WAITING,  # the open statuses but NEW: a first message queues the chat
+        "active": Status.ACTIVE,
+    }
+
+
+def send_stored_alone(
+    request: SendRequest, text: str, row: dict[str, Any], found: Sequence[Any], now: dt.datetime
+) -> SendResult | None:
+    """A single send's answer from the send statement's one result row, when the statement
+    stored the message; ``None`` for everything else (nothing was written: a retry, a
+    refusal, a first or crisis message, a chat that does not exist). Builds the message
+    without a query and announces nothing: the caller rings the doorbell."""
+    if len(found) != 1:
+        return None
+    new_id, seq = found[0][8:]
+    if new_id is None:
+        return None
+    message = _built(
+        pk=new_id,
+        conversation_id=row["id"],
+        seq=seq,
+        sender=request.party,
+        author=request.author,
+        body=row["body"],
+        client_id=request.client_id,
+        created_at=now,
+    )
+    return SendResult(message, created=True)
+
+
+def author_name(author: User | None) -> str:
+    return _author_name(author)
+
+
 @cache
-def _send_sql(*, many: bool) -> str:
+def send_sql(*, many: bool) -> str:
     """``_send_statement``'s SQL (constant: the tables' names) for one send or many. Many
     come as rows of one JSON parameter, one as plain parameters: binding each value costs the
     driver more than the JSON does, and for one send the rows cost PostgreSQL more than the

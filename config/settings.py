@@ -274,6 +274,9 @@ VEIVALG = {
     # the pool's size bounds a process's database connections (docs/operations.md).
     "DB_THREADS": os.environ.get("VEIVALG_DB_THREADS", "pool"),
     "DB_POOL_THREADS": int(os.environ.get("VEIVALG_DB_POOL_THREADS", "6")),
+    # On PostgreSQL a lone send is stored from the event loop over a connection of its own
+    # (chat/direct.py); off, it takes a database thread as batches do.
+    "DIRECT_SENDS": _env_bool("VEIVALG_DIRECT_SENDS", True),
     # Routing (docs/routing.md).
     "AUTO_ASSIGN": _env_bool("VEIVALG_AUTO_ASSIGN", True),
     "GRACE_SECONDS": int(os.environ.get("VEIVALG_GRACE_SECONDS", "90")),

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, connections
 from django.test import Client
 
+from chat import direct
 from knowledge import facade as knowledge
 from reports.reference import ensure_taxonomy
 from routing.models import OpeningHours
@@ -65,8 +66,10 @@ def _pooled_connections_closed(django_db_setup: None) -> Iterator[None]:
     """On PostgreSQL the sockets' database calls run on the event loop's thread pool, each
     thread with its own connection (chat/db.py); each test's loop ends its threads, and the
     connections they held close once collected. Collect before the test database is dropped,
-    which refuses while any connection is open."""
+    which refuses while any connection is open; the loops' own send connections
+    (chat/direct.py) are closed outright."""
     yield
+    direct.close_all()
     gc.collect()
 
 

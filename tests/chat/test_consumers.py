@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
+from django.db import connection
 
+from chat import direct
 from chat.models import Conversation, Message
 from chat.services import conversation_open
 from tests.conftest import session_cookie
@@ -168,6 +171,55 @@ async def test_reconnect_gets_exactly_what_was_missed_and_retries_do_not_duplica
     )()
     assert count == 1
     assert not of_type(await drain(visitor), "message")
+    await visitor.disconnect()
+    await desk.disconnect()
+
+
+def _cut_send_connections() -> int:
+    """PostgreSQL ends this process's send connections (chat/direct.py), as a restart would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s",
+            [direct.application_name()],
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="sends from the loop: PostgreSQL")
+async def test_sends_after_the_send_connection_was_cut_are_stored_once_and_delivered_in_order(
+    on_shift: User,
+) -> None:
+    visitor, desk, _token, conversation = await start_chat(on_shift)
+    key = str(conversation.public_id)
+    await drain(visitor)
+
+    async def send(n: int) -> dict[str, Any]:
+        frame = {"type": "message.send", "conversation": key, "client_id": f"c-{n}"}
+        await desk.send_json_to({**frame, "body": f"svar {n}"})
+        ack, _ = await until(desk, "ack")
+        assert ack["duplicate"] is False
+        return ack
+
+    first = await send(1)
+    # The lone send went from the event loop over its own connection; PostgreSQL cuts it.
+    assert await database_sync_to_async(_cut_send_connections)() == 1
+    acks = [first, await send(2), await send(3)]
+    assert [a["seq"] for a in acks] == [first["seq"], first["seq"] + 1, first["seq"] + 2]
+    received = of_type(await drain(visitor), "message")
+    assert [(m["body"], m["seq"]) for m in received] == [
+        (f"svar {n}", first["seq"] + n - 1) for n in (1, 2, 3)
+    ]
+    stored = await database_sync_to_async(
+        lambda: list(
+            Message.objects.filter(conversation=conversation, sender="counsellor")
+            .order_by("seq")
+            .values_list("client_id", "seq")
+        )
+    )()
+    assert stored == [(f"c-{n}", first["seq"] + n - 1) for n in (1, 2, 3)]
+    # The connection came back for the sends after the one that found it cut.
+    assert await database_sync_to_async(_cut_send_connections)() == 1
     await visitor.disconnect()
     await desk.disconnect()
 
